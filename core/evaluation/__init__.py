@@ -1,0 +1,1 @@
+"""Evaluation: the paper's protocols, metrics, baselines and the reproduction runner."""

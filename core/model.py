@@ -1,0 +1,295 @@
+"""`MirroredAE`: the method as a scikit-learn / PyOD style detector.
+
+    model = MirroredAE(preset="digits", interpolation=3).fit(X_train)
+    scores = model.decision_function(X_test)        # higher = more anomalous
+    labels = model.predict(X_test)                   # 1 = anomaly, threshold from `contamination`
+
+Inputs are in the data's raw units (pixels in the preset's `input_range`, tabular features as they come);
+the model normalises them itself and writes the normalisation into its checkpoints.
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, OutlierMixin
+
+from . import checkpoint as ckpt
+from . import losses as L
+from .config import Config, make_config, with_learning_rate
+from .networks import Networks, build_networks
+from .scaling import Scaler
+from .train import Callback, Trainer, TrainingDiverged, feature_scores
+
+SCORES = ("feature", "l2", "latent_norm")
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """"auto" picks cuda, then mps, then cpu; anything else is passed to torch.device."""
+    if device in (None, "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was requested but no CUDA GPU is available; use device='cpu' or 'auto'")
+    return dev
+
+
+class NotFittedError(RuntimeError):
+    pass
+
+
+class MirroredAE(BaseEstimator, OutlierMixin):
+    """Mirrored adversarial autoencoder with m-point simplex interpolation (Wu et al.).
+
+    Parameters left as None take the preset's value from the paper's tables (see `core.config`).
+    interpolation: 0 (none), m >= 2 (m-point simplex) or "acai" (Berthelot et al., the ablation baseline).
+    contamination: expected anomaly fraction in the training data, for `threshold_` as in PyOD.
+    """
+
+    def __init__(self, preset: str = "digits", interpolation=3, lam: Optional[float] = None,
+                 epochs: Optional[int] = None, batch_size: Optional[int] = None, lr: Optional[float] = None,
+                 tfd: Optional[int] = None, lipschitz: Optional[str] = None, alpha_sampler: Optional[str] = None,
+                 latent_reg: bool = True, contamination: float = 0.1, device: str = "auto", bf16: bool = False,
+                 seed: int = 0, config_overrides: Optional[dict] = None):
+        self.preset = preset
+        self.interpolation = interpolation
+        self.lam = lam
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.tfd = tfd
+        self.lipschitz = lipschitz
+        self.alpha_sampler = alpha_sampler
+        self.latent_reg = latent_reg
+        self.contamination = contamination
+        self.device = device
+        self.bf16 = bf16
+        self.seed = seed
+        self.config_overrides = config_overrides
+
+    # ------------------------------------------------------------ configuration
+
+    def make_config(self) -> Config:
+        cfg = make_config(self.preset, interpolation=self.interpolation, lam=self.lam, epochs=self.epochs,
+                          batch_size=self.batch_size, tfd=self.tfd, lipschitz=self.lipschitz,
+                          alpha_sampler=self.alpha_sampler, latent_reg=self.latent_reg,
+                          **(self.config_overrides or {}))
+        return with_learning_rate(cfg, self.lr) if self.lr is not None else cfg
+
+    # ------------------------------------------------------------ input checks
+
+    def _check_X(self, X, fitting: bool) -> np.ndarray:
+        if hasattr(X, "to_numpy"):
+            X = X.to_numpy()
+        try:
+            X = np.asarray(X)
+        except Exception as e:  # ragged lists and the like
+            raise ValueError(f"X could not be read as an array: {e}") from None
+        if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+            raise ValueError(f"X must be numeric, got dtype {X.dtype}")
+        family = (self.config_ if not fitting else self.make_config()).arch.family
+        if family == "mlp":
+            if X.ndim != 2:
+                raise ValueError(f"preset {self.preset!r} is tabular: X must be 2-D (samples, features), "
+                                 f"got shape {X.shape}")
+        else:
+            if X.ndim == 3:  # (N, H, W) grey images
+                X = X[:, None]
+            if X.ndim != 4:
+                raise ValueError(f"preset {self.preset!r} takes images: X must be (N, C, H, W) or (N, H, W), "
+                                 f"got shape {X.shape}")
+        if len(X) == 0:
+            raise ValueError("X has no samples")
+        if not fitting and tuple(X.shape[1:]) != tuple(self.input_shape_):
+            raise ValueError(f"X has per-sample shape {tuple(X.shape[1:])} but the model was fitted on "
+                             f"{tuple(self.input_shape_)}")
+        if not np.isfinite(X).all():
+            raise ValueError("X contains NaN or infinite values")
+        return X
+
+    def _require_fitted(self) -> None:
+        if not hasattr(self, "nets_"):
+            raise NotFittedError("this MirroredAE is not fitted yet: call fit(X) or MirroredAE.load(path)")
+
+    def _to_tensor(self, X: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(self.scaler_.transform(X)).to(self.device_)
+
+    # ------------------------------------------------------------ fitting
+
+    def fit(self, X, y=None, callbacks: list[Callback] = ()) -> "MirroredAE":
+        """Train on X (normal data; y is ignored, as the method is unsupervised)."""
+        cfg = self.make_config()
+        X = self._check_X(X, fitting=True)
+        if len(X) < 2:
+            raise ValueError("fit needs at least 2 samples")
+        self.config_ = cfg
+        self.device_ = resolve_device(self.device)
+        self.input_shape_ = tuple(X.shape[1:])
+        self.n_features_in_ = int(np.prod(self.input_shape_))
+        self.scaler_ = Scaler.for_images(cfg.input_range) if cfg.arch.family != "mlp" else Scaler.fit_minmax(X)
+        torch.manual_seed(self.seed)
+        self.nets_ = build_networks(cfg, self.input_shape_).to(self.device_)
+        Xt = self._to_tensor(X)
+        trainer = Trainer(self.nets_, cfg, self.device_, seed=self.seed, bf16=self.bf16)
+        try:
+            result = trainer.fit(Xt, callbacks)
+        except TrainingDiverged as err:
+            self._finish_fit(Xt, err.result)
+            raise
+        self._finish_fit(Xt, result)
+        return self
+
+    def _finish_fit(self, Xt: torch.Tensor, result) -> None:
+        self.history_ = result.history
+        self.selected_epoch_ = result.selected_epoch
+        self.training_status_ = result.status
+        self.train_seconds_ = result.seconds
+        self.fitted_at_ = time.strftime("%Y-%m-%dT%H:%M:%S")
+        self.decision_scores_ = feature_scores(self.nets_, Xt).cpu().numpy()
+        self._set_threshold()
+
+    def _set_threshold(self) -> None:
+        finite = self.decision_scores_[np.isfinite(self.decision_scores_)]
+        self.threshold_ = float(np.percentile(finite, 100 * (1 - self.contamination))) if len(finite) else math.inf
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
+
+    # ------------------------------------------------------------ scoring
+
+    @torch.no_grad()
+    def decision_function(self, X, score: str = "feature", batch_size: int = 1024) -> np.ndarray:
+        """Anomaly scores, higher = more anomalous. "feature": ||f(x,x) - f(x,G(E(x)))||_1 with f the
+        penultimate layer of D_recon (Section 5.2); "l2": ||x - G(E(x))||_2 in normalised units;
+        "latent_norm": ||E(x)||_2."""
+        self._require_fitted()
+        if score not in SCORES:
+            raise ValueError(f"score must be one of {SCORES}, got {score!r}")
+        Xt = self._to_tensor(self._check_X(X, fitting=False))
+        if score == "feature":
+            return feature_scores(self.nets_, Xt, batch_size).cpu().numpy()
+        self.nets_.train(False)
+        out = []
+        for i in range(0, len(Xt), batch_size):
+            x = Xt[i:i + batch_size]
+            z = self.nets_.encoder(x)
+            out.append(z.norm(dim=1) if score == "latent_norm" else (x - self.nets_.generator(z)).flatten(1).norm(dim=1))
+        return torch.cat(out).float().cpu().numpy()
+
+    def predict(self, X) -> np.ndarray:
+        """1 for anomalies (score above `threshold_`), 0 for normal samples."""
+        return (self.decision_function(X) > self.threshold_).astype(int)
+
+    # ------------------------------------------------------------ latent space
+
+    @torch.no_grad()
+    def encode(self, X, batch_size: int = 1024) -> np.ndarray:
+        self._require_fitted()
+        Xt = self._to_tensor(self._check_X(X, fitting=False))
+        self.nets_.train(False)
+        return torch.cat([self.nets_.encoder(Xt[i:i + batch_size]) for i in range(0, len(Xt), batch_size)]
+                         ).float().cpu().numpy()
+
+    @torch.no_grad()
+    def decode(self, Z, batch_size: int = 1024) -> np.ndarray:
+        """G(z) in the data's raw units."""
+        self._require_fitted()
+        Z = np.asarray(Z, dtype=np.float32)
+        if Z.ndim == 1:
+            Z = Z[None]
+        if Z.ndim != 2 or Z.shape[1] != self.config_.arch.latent_dim:
+            raise ValueError(f"Z must be (n, {self.config_.arch.latent_dim}), got shape {Z.shape}")
+        self.nets_.train(False)
+        Zt = torch.from_numpy(Z).to(self.device_)
+        out = torch.cat([self.nets_.generator(Zt[i:i + batch_size]) for i in range(0, len(Zt), batch_size)])
+        return self.scaler_.inverse(out.float().cpu().numpy())
+
+    def reconstruct(self, X) -> np.ndarray:
+        return self.decode(self.encode(X))
+
+    def interpolate(self, anchors, weights) -> np.ndarray:
+        """Decode sum_i w_i E(anchor_i). `weights` is (m,) or (k, m), each row on the simplex; returns one
+        decoded sample per row of weights, in raw units."""
+        W = self._check_weights(weights, len(anchors))
+        return self.decode(W @ self.encode(anchors))
+
+    @staticmethod
+    def _check_weights(weights, m: int) -> np.ndarray:
+        W = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+        if W.shape[1] != m:
+            raise ValueError(f"weights must have one entry per anchor ({m}), got shape {W.shape}")
+        if (W < -1e-9).any() or not np.allclose(W.sum(axis=1), 1.0, atol=1e-6):
+            raise ValueError("weights must be non-negative and sum to 1 (a point of the simplex)")
+        return W.astype(np.float32)
+
+    @torch.no_grad()
+    def inter_critic(self, anchors, X_interp) -> np.ndarray:
+        """D_inter(anchor_i, x_interp) for every anchor (rows) and interpolant (columns): the simplex critic's
+        estimate of 1 - alpha_i. Only for models trained with simplex interpolation."""
+        self._require_fitted()
+        if self.nets_.d_inter is None or self.config_.interpolation == "acai":
+            raise ValueError("this model has no simplex critic D_inter (trained without simplex interpolation)")
+        A = self._to_tensor(self._check_X(anchors, fitting=False))
+        Xi = self._to_tensor(self._check_X(X_interp, fitting=False))
+        self.nets_.train(False)
+        m, k = len(A), len(Xi)
+        a = A.repeat_interleave(k, dim=0)
+        xi = Xi.repeat(m, *([1] * (Xi.dim() - 1)))
+        return self.nets_.d_inter(a, xi).view(m, k).float().cpu().numpy()
+
+    # ------------------------------------------------------------ persistence
+
+    def save(self, path, half: bool = False, metrics: Optional[dict] = None, extra: Optional[dict] = None) -> Path:
+        """Write `path`.safetensors and `path`.json atomically; returns the weights path."""
+        self._require_fitted()
+        meta = {
+            "params": self.get_params(), "config": self.config_.to_dict(), "input_shape": list(self.input_shape_),
+            "scaler": self.scaler_.to_dict(), "history": self.history_, "selected_epoch": self.selected_epoch_,
+            "training_status": self.training_status_, "train_seconds": self.train_seconds_,
+            "threshold": self.threshold_, "fitted_at": self.fitted_at_,
+            "metrics": dict(getattr(self, "metrics_", {}), **(metrics or {})), **(extra or {}),
+        }
+        return ckpt.save_checkpoint(path, self.nets_.state_dict(), meta, half=half)
+
+    @classmethod
+    def load(cls, path, device: str = "auto") -> "MirroredAE":
+        """Rebuild a fitted model from a checkpoint; never executes code from the file."""
+        tensors, meta = ckpt.load_checkpoint(path)
+        try:
+            cfg = Config.from_dict(meta["config"])
+            params = dict(meta.get("params", {}), device=device)
+            model = cls(**{k: v for k, v in params.items() if k in cls._get_param_names()})
+            model.config_ = cfg
+            model.device_ = resolve_device(device)
+            model.input_shape_ = tuple(meta["input_shape"])
+            model.n_features_in_ = int(np.prod(model.input_shape_))
+            model.scaler_ = Scaler.from_dict(meta["scaler"])
+            nets = build_networks(cfg, model.input_shape_)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ckpt.CheckpointError(f"{path}: the sidecar does not describe a valid model ({e})") from None
+        expected = nets.state_dict()
+        missing = sorted(set(expected) - set(tensors))
+        unexpected = sorted(set(tensors) - set(expected))
+        wrong = [k for k in expected if k in tensors and tuple(tensors[k].shape) != tuple(expected[k].shape)]
+        if missing or unexpected or wrong:
+            raise ckpt.CheckpointError(
+                f"{path}: weights do not fit preset {cfg.preset!r} with input {model.input_shape_}: "
+                f"missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {wrong[:3]}")
+        nets.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
+        model.nets_ = nets.to(model.device_)
+        model.nets_.train(False)
+        model.history_ = meta.get("history", {})
+        model.selected_epoch_ = meta.get("selected_epoch")
+        model.training_status_ = meta.get("training_status", "completed")
+        model.train_seconds_ = meta.get("train_seconds")
+        model.fitted_at_ = meta.get("fitted_at")
+        model.threshold_ = float(meta.get("threshold", math.inf))
+        model.metrics_ = meta.get("metrics", {})
+        model.meta_ = meta
+        return model

@@ -1,0 +1,47 @@
+"""Input normalisation that travels with a model (it is written into every checkpoint).
+
+Images: the preset's raw pixel range (e.g. [0, 255], or [0, 16] for the 8x8 digits) is mapped affinely to
+[-1, 1], the range of the generator's tanh. Tabular data: per-feature min-max scaling to [0, 1], fitted on the
+training split only (the model's `fit`), so no statistic of the test split leaks into training.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class Scaler:
+    def __init__(self, kind: str, low, high):
+        if kind not in ("affine", "minmax"):
+            raise ValueError(f"unknown scaler kind {kind!r}")
+        self.kind = kind
+        self.low = np.asarray(low, dtype=np.float64)
+        self.high = np.asarray(high, dtype=np.float64)
+        span = self.high - self.low
+        # A constant training column maps to 0 rather than dividing by zero.
+        self.span = np.where(span > 0, span, 1.0)
+
+    @classmethod
+    def for_images(cls, input_range) -> "Scaler":
+        return cls("affine", float(input_range[0]), float(input_range[1]))
+
+    @classmethod
+    def fit_minmax(cls, X: np.ndarray) -> "Scaler":
+        X = np.asarray(X, dtype=np.float64)
+        return cls("minmax", X.min(axis=0), X.max(axis=0))
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        Xs = (np.asarray(X, dtype=np.float64) - self.low) / self.span
+        return (2.0 * Xs - 1.0 if self.kind == "affine" else Xs).astype(np.float32)
+
+    def inverse(self, Xs: np.ndarray) -> np.ndarray:
+        Xs = np.asarray(Xs, dtype=np.float64)
+        if self.kind == "affine":
+            Xs = (Xs + 1.0) / 2.0
+        return (Xs * self.span + self.low).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "low": self.low.tolist(), "high": self.high.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Scaler":
+        return cls(d["kind"], d["low"], d["high"])
