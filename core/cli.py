@@ -24,7 +24,7 @@ class TqdmCallback(Callback):
     def on_train_begin(self, total_steps, epochs):
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=total_steps, unit="step", desc="training", dynamic_ncols=True)
+        self.bar = tqdm(total=total_steps, unit="step", desc="training", dynamic_ncols=True, mininterval=0.5)
 
     def on_step(self, info):
         self.bar.update(1)

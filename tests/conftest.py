@@ -1,0 +1,15 @@
+"""Shared pytest fixtures."""
+from pathlib import Path
+
+import pytest
+
+# The project's real datasets live beside the repository (see shared/data/README.md).
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Path of the real data sets (read-only); skips the test when they are not available."""
+    if not (SHARED_DATA / "README.md").is_file():
+        pytest.skip(f"real datasets not available: {SHARED_DATA} does not exist (see shared/data/README.md)")
+    return SHARED_DATA
