@@ -1,0 +1,207 @@
+"""The estimator contract, checkpoints (untrusted input), input validation and the CLI."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from core import MirroredAE
+from core.checkpoint import CheckpointError, checkpoint_paths, load_bytes_checkpoint
+from core.config import PRESETS, make_config
+from core.networks import build_networks, count_parameters
+
+
+@pytest.fixture(scope="module")
+def digits_split():
+    from core.data import load_dataset
+    from core.evaluation.protocols import leave_one_out
+
+    return leave_one_out(load_dataset("digits"), 7)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(digits_split):
+    return MirroredAE(preset="digits", interpolation=3, epochs=2, seed=0, device="cpu").fit(digits_split.X_train[:256])
+
+
+# ------------------------------------------------------------------ architectures of the tables
+
+@pytest.mark.parametrize("preset,shape,latent,feat", [
+    ("cifar10", (3, 32, 32), 128, 128), ("mnist", (1, 28, 28), 64, 1024), ("mnist_small", (1, 28, 28), 32, 128),
+    ("digits", (1, 8, 8), 16, 256), ("kdd99", (118,), 32, 25), ("arrhythmia", (274,), 64, 32), ("thyroid", (6,), 4, 4),
+])
+def test_every_preset_builds_and_maps_shapes(preset, shape, latent, feat):
+    cfg = make_config(preset, interpolation=3)
+    nets = build_networks(cfg, shape)
+    nets.train(False)
+    x = torch.rand((3,) + shape) * 2 - 1
+    with torch.no_grad():
+        z = nets.encoder(x)
+        x_hat = nets.generator(z)
+        assert z.shape == (3, latent)
+        assert x_hat.shape == x.shape
+        assert nets.d_recon.features(x, x_hat).shape == (3, feat)  # the penultimate layer f of Section 5.2
+        assert nets.d_recon(x, x_hat).shape == (3,)
+        assert nets.d_inter(x, x_hat).shape == (3,)
+
+
+def test_table_hyper_parameters():
+    t = PRESETS["thyroid"]
+    assert (t.opt_encoder.name, t.opt_encoder.lr, t.opt_encoder.momentum, t.batch_size, t.epochs, t.lam) == \
+        ("sgd", 2e-5, 0.5, 64, 100, 1.2)
+    c = PRESETS["cifar10"]
+    assert c.opt_encoder.betas == (0.5, 0.999) and c.opt_generator.betas == (0.0, 0.999) and c.opt_critic.lr == 3e-4
+    assert c.uses_spectral_norm  # Table 1: spectral norm in D_recon
+    assert PRESETS["kdd99"].opt_critic.betas == (0.0, 0.5) and PRESETS["arrhythmia"].batch_size == 32
+    # Table 2's dense layers: about 20M parameters over the four networks
+    nets = build_networks(make_config("mnist"), (1, 28, 28))
+    total = sum(count_parameters(m) for m in nets.modules().values())
+    assert 19e6 < total < 30e6
+
+
+def test_spectral_norm_keeps_d_recon_near_1_lipschitz():
+    cfg = make_config("kdd99", lipschitz="hinge-sn")
+    nets = build_networks(cfg, (10,))
+    for _ in range(20):  # power iterations converge in training mode
+        nets.d_recon(torch.randn(64, 10), torch.randn(64, 10))
+    nets.train(False)
+    x = torch.randn(256, 20, requires_grad=True)
+    nets.d_recon.head(nets.d_recon.body(x)).sum().backward()
+    assert x.grad.norm(dim=1).max() <= 1.05
+
+
+def test_unknown_options_are_rejected():
+    with pytest.raises(ValueError, match="unknown preset"):
+        make_config("nope")
+    with pytest.raises(ValueError, match="lipschitz"):
+        make_config("digits", lipschitz="clip")
+    with pytest.raises(ValueError, match="interpolation"):
+        make_config("digits", interpolation=1)
+
+
+# ------------------------------------------------------------------ estimator contract
+
+def test_estimator_contract(tiny_model, digits_split):
+    m = tiny_model
+    assert m.n_features_in_ == 64 and m.input_shape_ == (1, 8, 8)
+    assert m.decision_scores_.shape == (256,) and np.isfinite(m.decision_scores_).all()
+    assert m.labels_.mean() == pytest.approx(0.1, abs=0.02)  # contamination 0.1
+    s = m.decision_function(digits_split.X_test)
+    assert s.shape == (len(digits_split.X_test),)
+    assert set(np.unique(m.predict(digits_split.X_test))) <= {0, 1}
+    assert m.get_params()["interpolation"] == 3
+    z = m.encode(digits_split.X_test[:5])
+    assert z.shape == (5, 16)
+    rec = m.reconstruct(digits_split.X_test[:5])
+    assert rec.shape == (5, 1, 8, 8) and rec.min() >= -1e-3 and rec.max() <= 16 + 1e-3  # raw pixel units
+    for score in ("l2", "latent_norm"):
+        assert m.decision_function(digits_split.X_test[:5], score=score).shape == (5,)
+
+
+def test_interpolate_decodes_the_latent_mixture(tiny_model, digits_split):
+    anchors = digits_split.X_test[:3]
+    out = tiny_model.interpolate(anchors, [0.2, 0.3, 0.5])
+    z = tiny_model.encode(anchors)
+    assert np.allclose(out, tiny_model.decode(0.2 * z[0] + 0.3 * z[1] + 0.5 * z[2]), atol=1e-5)
+    assert np.allclose(tiny_model.interpolate(anchors, [1, 0, 0]), tiny_model.reconstruct(anchors[:1]), atol=1e-5)
+    with pytest.raises(ValueError, match="simplex"):
+        tiny_model.interpolate(anchors, [0.5, 0.5, 0.5])
+    d = tiny_model.inter_critic(anchors, out)
+    assert d.shape == (3, 1)
+
+
+def test_fit_validates_input():
+    m = MirroredAE(preset="digits", epochs=1)
+    with pytest.raises(ValueError, match="images"):
+        m.fit(np.zeros((10, 64)))
+    with pytest.raises(ValueError, match="NaN"):
+        m.fit(np.full((10, 1, 8, 8), np.nan))
+    with pytest.raises(ValueError, match="numeric"):
+        m.fit(np.array([["a"] * 6] * 4))
+    with pytest.raises(ValueError, match="tabular"):
+        MirroredAE(preset="thyroid").fit(np.zeros((10, 1, 8, 8)))
+    with pytest.raises(RuntimeError, match="not fitted"):
+        m.decision_function(np.zeros((2, 1, 8, 8)))
+
+
+def test_scoring_checks_the_fitted_shape(tiny_model):
+    with pytest.raises(ValueError, match=r"fitted on \(1, 8, 8\)"):
+        tiny_model.decision_function(np.zeros((2, 1, 28, 28)))
+
+
+# ------------------------------------------------------------------ checkpoints
+
+def test_save_then_load_gives_identical_scores(tiny_model, digits_split, tmp_path):
+    X = digits_split.X_test
+    path = tiny_model.save(tmp_path / "m", metrics={"auc": 0.5})
+    loaded = MirroredAE.load(path, device="cpu")
+    assert np.array_equal(loaded.decision_function(X), tiny_model.decision_function(X))
+    assert loaded.threshold_ == tiny_model.threshold_ and loaded.metrics_["auc"] == 0.5
+    assert loaded.config_ == tiny_model.config_
+    half = MirroredAE.load(tiny_model.save(tmp_path / "h", half=True), device="cpu")
+    assert np.allclose(half.decision_function(X), tiny_model.decision_function(X), rtol=0.05, atol=0.05)
+    assert (tmp_path / "h.safetensors").stat().st_size < (tmp_path / "m.safetensors").stat().st_size * 0.6
+
+
+def test_corrupt_truncated_and_foreign_checkpoints_give_clear_errors(tiny_model, tmp_path):
+    weights = tiny_model.save(tmp_path / "m")
+    _, sidecar = checkpoint_paths(weights)
+    blob = weights.read_bytes()
+
+    weights.write_bytes(blob[: len(blob) // 2])  # truncated
+    with pytest.raises(CheckpointError, match="sha256"):
+        MirroredAE.load(weights)
+
+    meta = json.loads(sidecar.read_text())
+    meta.pop("weights_sha256")
+    sidecar.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="not a readable safetensors"):
+        MirroredAE.load(weights)
+
+    sidecar.write_text("{not json")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        MirroredAE.load(weights)
+
+    sidecar.write_text(json.dumps({"some": "other tool"}))
+    with pytest.raises(CheckpointError, match="not a maesi checkpoint"):
+        MirroredAE.load(weights)
+
+    (tmp_path / "pickle.safetensors").write_bytes(b"\x80\x04\x95" + b"\x00" * 64)  # a pickle is never executed
+    with pytest.raises(CheckpointError, match="sidecar is missing"):
+        MirroredAE.load(tmp_path / "pickle.safetensors")
+
+
+def test_weights_of_another_preset_are_rejected(tiny_model, tmp_path):
+    weights = tiny_model.save(tmp_path / "m")
+    _, sidecar = checkpoint_paths(weights)
+    meta = json.loads(sidecar.read_text())
+    meta["config"] = make_config("digits", interpolation=3).to_dict() | {"arch": make_config("mnist_small").arch.__dict__}
+    meta.pop("weights_sha256")
+    sidecar.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="do not fit preset"):
+        MirroredAE.load(weights)
+
+
+def test_uploaded_pair_is_validated_and_nothing_bad_is_kept(tiny_model, tmp_path):
+    weights = tiny_model.save(tmp_path / "src" / "m")
+    _, sidecar = checkpoint_paths(weights)
+    stored = load_bytes_checkpoint(weights.read_bytes(), sidecar.read_bytes(), tmp_path / "uploads")
+    assert MirroredAE.load(stored).input_shape_ == (1, 8, 8)
+    with pytest.raises(CheckpointError):
+        load_bytes_checkpoint(b"garbage", sidecar.read_bytes(), tmp_path / "bad")
+    assert not list((tmp_path / "bad").glob("*.safetensors"))
+
+
+def test_atomic_save_leaves_no_partial_file(tiny_model, tmp_path, monkeypatch):
+    import core.checkpoint as C
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    tiny_model.save(tmp_path / "m")
+    before = (tmp_path / "m.safetensors").read_bytes()
+    monkeypatch.setattr(C.os, "replace", boom)
+    with pytest.raises(OSError):
+        tiny_model.save(tmp_path / "m")
+    assert (tmp_path / "m.safetensors").read_bytes() == before
+    assert not list(tmp_path.glob("*.tmp"))
