@@ -1,0 +1,32 @@
+"""maesi latent-space lab: `streamlit run app/main.py`.
+
+Environment: MAESI_DATA (datasets folder; without it only the bundled digits work), MAESI_RUNS (your trained
+and uploaded checkpoints; default ~/.local/share/maesi/runs). See app/README.md.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts app/ on the path, not the repository
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from app import state  # noqa: E402
+
+st.set_page_config(page_title="maesi lab", page_icon=":material/scatter_plot:", layout="wide")
+
+PAGES = [
+    st.Page("views/latent_map.py", title="Latent map", icon=":material/scatter_plot:", default=True),
+    st.Page("views/simplex.py", title="Simplex explorer", icon=":material/change_history:"),
+    st.Page("views/roc.py", title="ROC and ablation", icon=":material/show_chart:"),
+    st.Page("views/score.py", title="Score your data", icon=":material/upload_file:"),
+    st.Page("views/models.py", title="Models", icon=":material/model_training:"),
+]
+
+page = st.navigation(PAGES)
+st.session_state["_ctx"] = state.sidebar()
+state.flash()
+page.run()

@@ -1,0 +1,111 @@
+"""Latent map: the test latents of the no / 2-point / 3-point models side by side (the paper's Fig. 2)."""
+import functools
+
+import pandas as pd
+import streamlit as st
+
+from app import lab, state
+
+ctx = state.context()
+st.title("Latent map")
+st.caption("2-D projections of the test set's latent codes E(x), one panel per model, as in the paper's Fig. 2: "
+           "simplex interpolation should pull the normal latents together and push the anomalies out. "
+           "Red = normal, blue = anomaly (the paper's colours). Click or lasso points to see the samples.")
+if not ctx.require_data() or not ctx.require_models():
+    st.stop()
+
+c1, c2, c3, c4 = st.columns([2, 2, 2, 1.2])
+method = c1.radio("Projection", lab.PROJECTIONS, horizontal=True, key="map_method",
+                  help="PCA is instant and exact; t-SNE (openTSNE) and UMAP take a few seconds per model the "
+                       "first time, then come from the cache.")
+colour_by = c2.radio("Colour", ["anomaly", "class"], horizontal=True, key="map_colour",
+                     format_func={"anomaly": "normal vs anomaly", "class": "by class"}.get)
+n_test = len(state.split_for(ctx.entries[0]).X_test)
+sizes = [n for n in (250, 500, 1000, 2000, 4000) if n < n_test] + [n_test]
+if st.session_state.get("map_n") not in sizes:  # another dataset's sample size
+    st.session_state["map_n"] = min(1000, n_test) if min(1000, n_test) in sizes else sizes[-1]
+max_n = n_test if len(sizes) == 1 else c3.select_slider(
+    "Test samples shown", sizes, key="map_n",
+    help="A seeded sample of the test set (anomalies keep their share).")
+k = int(c4.number_input("k of k-NN", 1, 50, 5, key="map_k", help="Neighbours of the k-NN distance score."))
+zoom = c4.toggle("zoom to the bulk", key="map_zoom", help="Axes on the 1-99% quantiles: a few far outliers "
+                 "otherwise squash the map; they then fall outside the view.")
+max_n = None if max_n >= n_test else int(max_n)
+
+ss = st.session_state
+here = {"dataset": ctx.dataset, "anomaly_class": ctx.anomaly_class}
+
+
+def _on_select(key: str) -> None:
+    """The latest selection on any map (click, box or lasso) becomes the lab's selection."""
+    points = ((ss.get(key) or {}).get("selection") or {}).get("points") or []
+    ss["map_selected"] = dict(here, indices=[int(p["customdata"][0]) for p in points
+                                             if p.get("customdata") is not None])
+
+
+picked = ss.get("map_selected") or {}
+selected = [int(j) for j in picked.get("indices", [])] if {k: picked.get(k) for k in here} == here else []
+cols = st.columns(len(ctx.entries))
+panels = []
+for i, (col, entry) in enumerate(zip(cols, ctx.entries)):
+    with col:
+        try:
+            model = state.model(entry["path"])
+        except Exception as e:  # noqa: BLE001
+            st.error(f"{entry['name']}: {e}")
+            continue
+        sp = state.split_for(entry)
+        idx, _ = state.latents(entry, "test", max_n)
+        proj = state.projection(entry, method, max_n)
+        scores = state.test_scores(entry)
+        sep = state.separation(entry, max_n, k=k)
+        classes = state.class_names_of(ctx.ds, sp)
+        panels.append((entry, model, sp, scores, classes))
+        st.markdown(f"**{lab.interpolation_label(entry['interpolation'])}**  \n`{entry['name']}`")
+        m1, m2, m3 = st.columns(3)
+        m1.metric("k-NN AUC", f"{sep['knn_auc']:.3f}",
+                  help=f"AUC of the mean distance of each test latent to its {k} nearest TRAIN latents.")
+        m2.metric("silhouette", f"{sep['silhouette']:.3f}",
+                  help="Silhouette of the normal / anomaly labelling in latent space (higher = better separated).")
+        auc = (entry.get("metrics") or {}).get("auc")
+        m3.metric("model AUC", "–" if auc is None else f"{auc:.3f}", help="AUC of the model's own anomaly score "
+                  "(the D_recon feature distance, Section 5.2) on the test set.")
+        pos = {int(j): r for r, j in enumerate(idx)}
+        rows = [pos[j] for j in selected if j in pos]
+        rings = [{"xy": proj["xy"][rows], "name": "selected", "symbol": "circle-open", "color": "black",
+                  "size": 13}] if rows else None
+        fig = lab.latent_figure(proj["xy"], sp.y_test[idx], classes[idx], scores[idx], idx, colour_by,
+                                title=f"{method} of the test latents", height=430, zoom=zoom, extra_points=rings)
+        frame = pd.DataFrame({"x": proj["xy"][:, 0], "y": proj["xy"][:, 1], "test_index": idx,
+                              "class": classes[idx], "anomaly": sp.y_test[idx], "score": scores[idx]})
+        key = f"map-{i}-{entry['name']}"
+        state.show_figure(fig, key=key, csv=frame, csv_name=f"latent-map-{entry['name']}-{method}.csv",
+                          on_select=functools.partial(_on_select, key), selection_mode=("points", "box", "lasso"))
+
+if selected and panels:
+    show = selected[:12]
+    entry0, _, sp, scores0, classes = panels[0]
+    st.markdown(f"##### {len(selected)} selected sample(s)" + (f", the first {len(show)}" if len(selected) > 12 else "")
+                + ": ringed on every map")
+    if ctx.tabular:
+        st.dataframe(pd.DataFrame({"test index": show, "anomaly": sp.y_test[show],
+                                   **{f"score {e['name']}": s[show] for e, _, _, s, _ in panels}}), hide_index=True)
+    else:
+        X = sp.X_test[show]
+        rng = panels[0][1].config_.input_range
+        rows = [list(X)] + [list(mdl.reconstruct(X)) for _, mdl, _, _, _ in panels]
+        state.show_png(lab.image_grid(rows, rng, cell=56),
+                       caption="top row: the samples (" + ", ".join(f"#{j} {classes[j]}" for j in show) + "); below: "
+                               "their reconstructions by " + ", ".join(e["name"] for e, *_ in panels) + ", in order")
+    st.caption("Use them as anchors on the **Simplex explorer** page (anchor source: latent map selection). "
+               "Double-click a map to clear the selection.")
+with st.expander("How the separation figures are computed"):
+    st.markdown(
+        "* **k-NN AUC**: a k-nearest-neighbour detector in latent space: the anomaly score of a test sample is the "
+        "mean distance of E(x) to its k nearest latents of the *training* set (normal data only); the AUC of that "
+        "score on the test labels. It measures how far anomalies fall from the normal latents, independently of "
+        "the decoder and critic.\n"
+        "* **silhouette**: scikit-learn's silhouette of the normal/anomaly labelling of the test latents (Euclidean, "
+        "in the full latent space, not the 2-D map): near 0 = mixed, higher = separated.\n"
+        "* The projection is computed once per model, method and sample, then cached; t-SNE is openTSNE, UMAP is "
+        "umap-learn, both seeded.")

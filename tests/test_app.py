@@ -1,0 +1,334 @@
+"""The Streamlit lab, page by page, with Streamlit's AppTest on the shipped digits checkpoints.
+
+Every page must render without an exception, and its main widgets must change what is shown. Skips (with the
+reason) when the shipped checkpoints' manifest is missing. PCA projections except for one small t-SNE/UMAP run.
+"""
+import io
+import json
+import os
+import time
+import zipfile
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app" / "main.py"
+CHECKPOINTS = ROOT / "checkpoints"
+
+
+def _digits_entries():
+    from core.manifest import find, load_manifest
+
+    return find(load_manifest(CHECKPOINTS), "digits", 0)
+
+
+if not (CHECKPOINTS / "manifest.json").exists():
+    pytest.skip("checkpoints/manifest.json is missing: train the shipped checkpoints first "
+                "(python -m scripts.make_checkpoints --only digits)", allow_module_level=True)
+if {e["interpolation"] for e in _digits_entries()} < {0, 2, 3}:
+    pytest.skip("the manifest lacks digits-c0-m0/m2/m3 (python -m scripts.make_checkpoints --only digits)",
+                allow_module_level=True)
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def lab_env(tmp_path, monkeypatch):
+    """Each test: its own runs folder, no data dir (only the bundled digits), one thread for torch."""
+    monkeypatch.setenv("MAESI_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("MAESI_DATA", str(tmp_path / "no-data"))
+    import torch
+
+    torch.set_num_threads(1)
+    yield tmp_path
+
+
+def run_app(page=None, at=None) -> AppTest:
+    at = at or AppTest.from_file(str(APP), default_timeout=180).run()
+    if page:
+        at.switch_page(f"views/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def no_errors(at):
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def metric(at, label):
+    return next(m.value for m in at.metric if m.label == label)
+
+
+# ------------------------------------------------------------------ shared sidebar and latent map
+
+
+def test_starts_on_the_latent_map_with_the_three_shipped_models():
+    at = run_app()
+    no_errors(at)
+    assert at.title[0].value == "Latent map"
+    assert at.selectbox(key="dataset").value == "digits"
+    chosen = at.multiselect(key="models").value
+    assert [Path(p).stem for p in chosen] == ["digits-c0-m0", "digits-c0-m2", "digits-c0-m3"]
+    knn = [m.value for m in at.metric if m.label == "k-NN AUC"]
+    assert len(knn) == 3 and all(0.5 < float(v) <= 1 for v in knn)
+    assert len([m for m in at.metric if m.label == "silhouette"]) == 3
+
+
+def test_a_map_selection_is_ringed_and_shown_with_its_reconstructions():
+    at = AppTest.from_file(str(APP), default_timeout=180)
+    at.session_state["map_selected"] = {"dataset": "digits", "anomaly_class": 0, "indices": [3, 4, 5]}
+    at.run()
+    no_errors(at)
+    assert any("3 selected sample(s)" in m.value for m in at.markdown)
+    assert len(at.image) == 1  # one grid: the samples, then each model's reconstructions
+
+
+def test_sidebar_class_change_and_map_widgets():
+    at = run_app()
+    before = [m.value for m in at.metric if m.label == "model AUC"]
+    at.selectbox(key="anomaly_class").set_value(1).run()
+    no_errors(at)
+    assert [Path(p).stem for p in at.multiselect(key="models").value] == ["digits-c1-m0", "digits-c1-m2",
+                                                                          "digits-c1-m3"]
+    assert [m.value for m in at.metric if m.label == "model AUC"] != before
+    at.radio(key="map_colour").set_value("class").run()
+    no_errors(at)
+    at.number_input(key="map_k").set_value(10).run()
+    no_errors(at)
+    # t-SNE and UMAP once, on a small sample
+    at.select_slider(key="map_n").set_value(250).run()
+    for method in ("t-SNE", "UMAP"):
+        at.radio(key="map_method").set_value(method).run()
+        no_errors(at)
+        assert len([m for m in at.metric if m.label == "k-NN AUC"]) == 3
+
+
+# ------------------------------------------------------------------ simplex explorer
+
+
+def test_simplex_weight_changes_the_decoded_image():
+    at = run_app("simplex")
+    no_errors(at)
+    assert at.title[0].value == "Simplex explorer"
+    assert Path(at.selectbox(key="sx_model").value).stem == "digits-c0-m3"
+    x0 = np.array(at.session_state["simplex_decoded"])
+    assert x0.shape == (1, 8, 8)
+    assert np.allclose(at.session_state["simplex_weights"], 1 / 3)
+    at.slider(key="sx_w0").set_value(0.8).run()
+    no_errors(at)
+    w = at.session_state["simplex_weights"]
+    assert np.isclose(w.sum(), 1) and np.isclose(w[0], 0.8) and np.isclose(w[1], w[2])  # kept on the simplex
+    assert np.isclose(at.slider(key="sx_w1").value, 0.1)  # the other sliders follow
+    x1 = np.array(at.session_state["simplex_decoded"])
+    assert not np.allclose(x0, x1)
+    # D_inter of the 3-point model: one row per anchor
+    d_inter = [df.value for df in at.dataframe if "D_inter(xᵢ, x̂)" in df.value.columns]
+    assert len(d_inter) == 1 and len(d_inter[0]) == 3
+    # the interpolant at a vertex is the anchor's reconstruction
+    at.slider(key="sx_w2").set_value(1.0).run()
+    assert np.allclose(at.session_state["simplex_weights"], [0, 0, 1])
+
+
+def test_simplex_two_anchors_other_sources_and_a_model_without_critic():
+    at = run_app("simplex")
+    at.radio(key="sx_m").set_value(2).run()
+    no_errors(at)
+    assert len(at.session_state["simplex_weights"]) == 2
+    at.radio(key="sx_source").set_value("by class").run()
+    no_errors(at)
+    at.radio(key="sx_source").set_value("by index").run()
+    at.number_input(key="sx_idx0").set_value(0).run()
+    no_errors(at)
+    x0 = np.array(at.session_state["simplex_decoded"])
+    at.number_input(key="sx_idx0").set_value(1).run()
+    assert not np.allclose(x0, at.session_state["simplex_decoded"])  # another anchor, another interpolant
+    m0 = next(p for p in at.multiselect(key="models").value if p.endswith("-m0.safetensors"))
+    at.selectbox(key="sx_model").set_value(m0).run()
+    no_errors(at)
+    assert any("no simplex critic" in c.value for c in at.caption)
+
+
+def test_simplex_uses_points_selected_on_the_map():
+    at = run_app("simplex")
+    at.session_state["map_selected"] = {"dataset": "digits", "anomaly_class": 0, "indices": [5, 6, 7, 8]}
+    at.radio(key="sx_source").set_value("latent map selection").run()
+    no_errors(at)
+    assert any("selected on the Latent map" in c.value for c in at.caption)
+
+
+# ------------------------------------------------------------------ ROC and ablation
+
+
+def test_roc_page_threshold_changes_precision_and_recall():
+    at = run_app("roc")
+    no_errors(at)
+    assert at.title[0].value == "ROC and ablation"
+    table = next(df.value for df in at.dataframe if "class" in df.value.columns)
+    assert {"none", "2-point", "3-point"} <= set(table.columns)
+    assert len(table) >= 10  # the ten digits classes (and a mean row)
+    p0, r0 = metric(at, "precision"), metric(at, "recall")
+    slider = next(s for s in at.slider if s.key and s.key.startswith("thr-"))
+    lo, hi = slider.min, slider.max
+    slider.set_value(lo + 0.9 * (hi - lo)).run()
+    no_errors(at)
+    p1, r1 = metric(at, "precision"), metric(at, "recall")
+    assert (p1, r1) != (p0, r0)
+    assert float(r1) <= float(r0)  # a higher threshold flags fewer samples
+    at.radio(key="roc_score").set_value("l2").run()
+    no_errors(at)
+    at.radio(key="gal_how").set_value("most surprising").run()
+    no_errors(at)
+
+
+# ------------------------------------------------------------------ score your data
+
+
+def _digit_pngs(n=4):
+    from core.data import load_dataset
+
+    from app import lab
+
+    ds = load_dataset("digits")
+    return [(f"digit{i}.png", lab.png_bytes(lab.to_uint8_image(ds.X_test[i], (0, 16))), "image/png") for i in range(n)]
+
+
+def test_score_page_ranks_uploaded_images_and_a_zip():
+    at = run_app("score")
+    no_errors(at)
+    pngs = _digit_pngs(4)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data, _ in pngs[:2]:
+            zf.writestr(f"inner/{name}", data)
+    at.file_uploader(key="score_files").set_value(pngs + [("more.zip", buf.getvalue(), "application/zip")]).run()
+    no_errors(at)
+    res = at.session_state["score_result"]
+    assert len(res) == 6 and (np.diff(res["score"].to_numpy()) <= 0).all()  # ranked, highest first
+    assert any(b.label.startswith("Download results") for b in at.get("download_button"))
+
+
+def test_score_page_names_bad_uploads():
+    at = run_app("score")
+    at.file_uploader(key="score_files").set_value([("broken.png", b"not an image", "image/png")]).run()
+    assert not at.exception
+    assert any("broken.png" in e.value for e in at.error)
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((3, 3, 8, 8), dtype=np.float32))
+    at.file_uploader(key="score_files").set_value([("rgb.npy", buf.getvalue(), "application/octet-stream")]).run()
+    assert any("3 channel(s) but the model takes 1" in e.value for e in at.error)
+
+
+# ------------------------------------------------------------------ models: table, load, upload, train
+
+
+def test_models_page_loads_a_checkpoint_into_the_lab():
+    at = run_app("models")
+    no_errors(at)
+    assert at.title[0].value == "Models"
+    frame = at.dataframe[0].value
+    assert {"name", "dataset", "anomaly class", "interpolation", "AUC", "created"} <= set(frame.columns)
+    assert "digits-c7-m2" in set(frame["name"])
+    at.selectbox(key="models_pick").set_value("digits-c7-m2").run()
+    at.button(key="models_use").click().run()
+    no_errors(at)
+    assert at.session_state["dataset"] == "digits" and at.session_state["anomaly_class"] == 7
+    assert Path(at.multiselect(key="models").value[0]).stem == "digits-c7-m2"
+
+
+def test_models_page_rejects_a_bad_checkpoint_and_stores_a_good_one(lab_env):
+    at = run_app("models")
+    bad = [("x.safetensors", b"\x00" * 64, "application/octet-stream"),
+           ("x.json", json.dumps({"format": "something else"}).encode(), "application/json")]
+    at.file_uploader(key="models_upload").set_value(bad).run()
+    at.button(key="models_add").click().run()
+    assert not at.exception
+    assert any("not a maesi checkpoint" in e.value for e in at.error)
+    good = [(f"digits-c0-m3{ext}", (CHECKPOINTS / f"digits-c0-m3{ext}").read_bytes(), "application/octet-stream")
+            for ext in (".safetensors", ".json")]
+    at.file_uploader(key="models_upload").set_value(good).run()
+    at.button(key="models_add").click().run()
+    assert not at.exception
+    assert (lab_env / "runs" / "digits-c0-m3.safetensors").exists()
+    at.run()
+    frame = at.dataframe[0].value
+    assert ((frame["name"] == "digits-c0-m3") & (frame["source"] == "yours")).any()
+
+
+def test_models_page_trains_in_the_background_and_lists_the_run(lab_env):
+    from app import jobs
+
+    at = run_app("models")
+    at.number_input(key="train_class").set_value(4)
+    at.selectbox(key="train_m").set_value(2)
+    at.number_input(key="train_epochs").set_value(2)
+    next(b for b in at.button if b.label == "Start training").click().run()
+    no_errors(at)
+    job_id = at.session_state["my_jobs"][-1]
+    job = jobs.JOBS[job_id]
+    job.thread.join(timeout=120)
+    assert job.status == "completed", job.message
+    assert Path(job.path).exists() and 0 <= job.metrics["auc"] <= 1
+    assert len(job.history["critic"]) == 2
+    at.run()
+    no_errors(at)
+    frame = at.dataframe[0].value
+    mine = frame[frame["source"] == "yours"]
+    assert len(mine) == 1 and mine.iloc[0]["anomaly class"] == "4" and mine.iloc[0]["interpolation"] == "2"
+    assert any("Job" in m.value and "completed" in m.value for m in at.markdown)
+
+
+def test_stop_keeps_the_weights_so_far(lab_env):
+    from app import jobs
+
+    spec = jobs.JobSpec(dataset="digits", anomaly_class=0, interpolation=3, epochs=50)
+    job = jobs.start(spec, lab_env / "runs")
+    for _ in range(600):
+        if job.step > 3 or job.done:
+            break
+        time.sleep(0.05)
+    jobs.stop(job.id)
+    job.thread.join(timeout=120)
+    assert job.status == "stopped", job.message
+    assert Path(job.path).exists() and job.epoch < 50
+
+
+# ------------------------------------------------------------------ no data dir
+
+
+@pytest.mark.parametrize("page", [None, "simplex", "roc", "score", "models"])
+def test_missing_dataset_gives_a_message_not_a_crash(page):
+    at = AppTest.from_file(str(APP), default_timeout=180).run()
+    at.selectbox(key="dataset").set_value("mnist").run()
+    if page:
+        at.switch_page(f"views/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    if page in (None, "simplex", "roc"):
+        assert any("MAESI_DATA" in w.value for w in at.warning)
+
+
+# ------------------------------------------------------------------ tabular data (needs the shared data)
+
+
+def test_tabular_pages_with_thyroid(shared_data, monkeypatch):
+    from core.manifest import find, scan_folder
+
+    if not find(scan_folder(CHECKPOINTS), "thyroid"):
+        pytest.skip("no shipped thyroid checkpoint yet")
+    monkeypatch.setenv("MAESI_DATA", str(shared_data))
+    at = AppTest.from_file(str(APP), default_timeout=180).run()
+    at.selectbox(key="dataset").set_value("thyroid").run()
+    no_errors(at)
+    assert at.selectbox(key="anomaly_class").value == "all"
+    for page in ("simplex", "roc", "score"):
+        at.switch_page(f"views/{page}.py").run()
+        no_errors(at)
+    at.file_uploader(key="score_files").set_value([("rows.csv", b"1,2,3,4,5,6\n0,0,0,0,0,0\n", "text/csv")]).run()
+    no_errors(at)
+    assert len(at.session_state["score_result"]) == 2
+    at.file_uploader(key="score_files").set_value([("rows.csv", b"1,2,3\n", "text/csv")]).run()
+    assert any("has 3 columns but the model takes 6" in e.value for e in at.error)
