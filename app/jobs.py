@@ -122,48 +122,34 @@ class _JobCallback(Callback):
 
 
 def _run(job: Job) -> None:
-    from core import MirroredAE
-    from core.cli import evaluate_split
-    from core.config import DATASET_PRESET
-    from core.data import load_dataset
-    from core.evaluation.protocols import leave_one_out, tabular_split
+    from core.evaluation.runner import ProtocolRun
     from core.train import TrainingDiverged
-
-    import numpy as np
 
     spec = job.spec
     try:
         with _LOCK:
             job.status, job.message = "running", "loading data"
-        ds = load_dataset(spec.dataset, data_dir=spec.data_dir)
-        tabular = ds.kind == "tabular"
-        split = tabular_split(ds, seed=spec.seed) if tabular else leave_one_out(ds, spec.anomaly_class)
-        X_train = split.X_train
-        if spec.max_train and len(X_train) > spec.max_train:
-            X_train = X_train[np.random.default_rng(spec.seed).choice(len(X_train), spec.max_train, replace=False)]
-        model = MirroredAE(preset=spec.preset or DATASET_PRESET[spec.dataset], interpolation=spec.interpolation,
-                           lam=spec.lam, epochs=spec.epochs, device=spec.device, seed=spec.seed,
-                           contamination=ds.anomaly_fraction if tabular else 0.1)
         out = Path(job.runs_dir) / spec.run_name()
-        extra = {"dataset": spec.dataset, "anomaly_class": None if tabular else spec.anomaly_class,
-                 "command": spec.command(out) + "  # trained in the maesi lab", "n_train": int(len(X_train))}
+        run = ProtocolRun(spec.dataset, spec.anomaly_class, data_dir=spec.data_dir, preset=spec.preset,
+                          max_train=spec.max_train, seed=spec.seed,
+                          command=spec.command(out) + "  # trained in the maesi lab",
+                          interpolation=spec.interpolation, lam=spec.lam, epochs=spec.epochs, device=spec.device)
         with _LOCK:
-            job.message = f"training on {len(X_train)} samples"
-        cb = _JobCallback(job)
+            job.message = f"training on {len(run.X_train)} samples"
         try:
-            model.fit(X_train, callbacks=[cb])
+            run.fit(callbacks=[_JobCallback(job)])
         except TrainingDiverged as e:
-            path = model.save(out, extra=extra)
+            path = run.save(out)
             with _LOCK:
                 job.status, job.message, job.path = "diverged", f"{e} Saved the last good weights.", str(path)
             return
         with _LOCK:
             job.message = "scoring the test set"
-        metrics = evaluate_split(model, split, tabular, ds.anomaly_fraction if tabular else None)
-        path = model.save(out, metrics=metrics, extra=extra)
+        metrics = run.evaluate()
+        path = run.save(out)
         with _LOCK:
             job.metrics, job.path = metrics, str(path)
-            job.status = "stopped" if model.training_status_ == "stopped" else "completed"
+            job.status = "stopped" if run.model.training_status_ == "stopped" else "completed"
             job.message = (f"saved {Path(path).name}: AUC {metrics['auc']:.3f}" +
                            (" (stopped early: the weights so far)" if job.status == "stopped" else ""))
     except Exception as e:  # noqa: BLE001: a failed job reports, the server goes on

@@ -180,17 +180,10 @@ def line_weights(steps: int) -> np.ndarray:
 
 
 def mix_latents(Z_anchors: np.ndarray, weights) -> np.ndarray:
-    """sum_i w_i z_i (Eq. 3) for weights (m,) or (k, m) on the simplex, from latents encoded once.
+    """sum_i w_i z_i (Eq. 3) from latents encoded once: `core.model.MirroredAE.mix_latents`."""
+    from core.model import MirroredAE
 
-    The same combination as `MirroredAE.interpolate`, which re-encodes its anchors on every call; the lab
-    caches the anchors' latents and mixes them here so that a slider move costs one decode only."""
-    W = np.atleast_2d(np.asarray(weights, dtype=np.float64))
-    Z = np.asarray(Z_anchors, dtype=np.float64)
-    if W.shape[1] != len(Z):
-        raise ValueError(f"{W.shape[1]} weights for {len(Z)} anchors")
-    if (W < -1e-9).any() or not np.allclose(W.sum(axis=1), 1.0, atol=1e-6):
-        raise ValueError("weights must be non-negative and sum to 1")
-    return (W @ Z).astype(np.float32)
+    return MirroredAE.mix_latents(Z_anchors, weights)
 
 
 # ---------------------------------------------------------------- thresholds

@@ -130,9 +130,12 @@ def load_bytes_checkpoint(weights: bytes, sidecar: bytes, directory) -> Path:
         raise CheckpointError(f"the uploaded sidecar is not valid JSON ({e})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError("the uploaded sidecar is not a maesi checkpoint")
-    name = Path(str(meta.get("weights_file", "upload.safetensors"))).name
-    stem = Path(name).with_suffix("")
-    target = Path(directory) / stem.name
+    stem = Path(Path(str(meta.get("weights_file", "upload.safetensors"))).name).with_suffix("").name
+    target = Path(directory) / stem
+    n = 1
+    while any(p.exists() for p in checkpoint_paths(target)):  # never overwrite an existing run
+        n += 1
+        target = Path(directory) / f"{stem}-{n}"
     weights_path, meta_path = checkpoint_paths(target)
     atomic_write_bytes(weights_path, weights)
     atomic_write_bytes(meta_path, sidecar)

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from .config import DATASET_PRESET, PRESETS
+from .config import PRESETS
 from .train import Callback
 
 DATASET_NAMES = ["digits", "mnist", "fashion_mnist", "cifar10", "cifar10_exact", "kdd99", "arrhythmia", "thyroid"]
@@ -122,56 +121,28 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def evaluate_split(model, split, tabular: bool, fraction: float | None = None) -> dict:
-    """The protocol's metrics for a fitted model on a split's test set."""
-    from .evaluation.metrics import auc, average_precision, top_k_prf
-
-    scores = model.decision_function(split.X_test)
-    metrics = {"auc": auc(split.y_test, scores), "ap": average_precision(split.y_test, scores)}
-    if tabular:
-        metrics.update(top_k_prf(split.y_test, scores, fraction))
-    return metrics
-
-
 def cmd_train(args, argv) -> int:
-    from .data import load_dataset
-    from .evaluation.protocols import leave_one_out, tabular_split
-    from .model import MirroredAE
+    from .evaluation.runner import ProtocolRun
     from .train import TrainingDiverged
 
-    ds = load_dataset(args.dataset, data_dir=args.data_dir)
-    tabular = ds.kind == "tabular"
-    if tabular:
-        if args.anomaly_class is not None:
-            raise ValueError(f"{args.dataset} is tabular: its anomaly class is fixed, drop --anomaly-class")
-        split, klass = tabular_split(ds, seed=args.seed), None
-    else:
-        klass = 0 if args.anomaly_class is None else args.anomaly_class
-        split = leave_one_out(ds, klass)
-    X_train = split.X_train
-    if args.max_train and len(X_train) > args.max_train:
-        X_train = X_train[np.random.default_rng(args.seed).choice(len(X_train), args.max_train, replace=False)]
-    preset = args.preset or DATASET_PRESET[args.dataset]
-    model = MirroredAE(preset=preset, interpolation=args.interpolation, lam=args.lam, epochs=args.epochs,
-                       batch_size=args.batch_size, lr=args.lr, tfd=args.tfd, lipschitz=args.lipschitz,
-                       alpha_sampler=args.alpha_sampler, latent_reg=not args.no_latent_reg, device=args.device,
-                       bf16=args.bf16, seed=args.seed,
-                       contamination=ds.anomaly_fraction if tabular else 0.1)
-    out = Path(args.out or f"runs/{args.dataset}-c{'all' if klass is None else klass}-m{args.interpolation}-s{args.seed}")
-    cfg = model.make_config()
-    print(f"{split.description}: {len(X_train)} training samples, {len(split.X_test)} test samples "
-          f"({int(split.y_test.sum())} anomalies); preset {preset}, interpolation {cfg.interpolation}, "
-          f"{cfg.epochs} epochs, lipschitz {cfg.lipschitz}", flush=True)
-    extra = {"dataset": args.dataset, "anomaly_class": klass, "command": "python -m core " + shlex.join(argv),
-             "n_train": int(len(X_train))}
+    run = ProtocolRun(args.dataset, args.anomaly_class, data_dir=args.data_dir, preset=args.preset,
+                      max_train=args.max_train, seed=args.seed, command="python -m core " + shlex.join(argv),
+                      interpolation=args.interpolation, lam=args.lam, epochs=args.epochs,
+                      batch_size=args.batch_size, lr=args.lr, tfd=args.tfd, lipschitz=args.lipschitz,
+                      alpha_sampler=args.alpha_sampler, latent_reg=not args.no_latent_reg, device=args.device,
+                      bf16=args.bf16)
+    klass = "all" if run.anomaly_class is None else run.anomaly_class
+    out = Path(args.out or f"runs/{args.dataset}-c{klass}-m{args.interpolation}-s{args.seed}")
+    print(run.describe(), flush=True)
     try:
-        model.fit(X_train, callbacks=[TqdmCallback()])
+        run.fit(callbacks=[TqdmCallback()])
     except TrainingDiverged as e:
-        path = model.save(out, half=args.half, extra=extra)
+        path = run.save(out, half=args.half)
         print(f"error: {e}\nthe last good weights are saved at {path}", file=sys.stderr)
         return 1
-    metrics = evaluate_split(model, split, tabular, ds.anomaly_fraction if tabular else None)
-    path = model.save(out, half=args.half, metrics=metrics, extra=extra)
+    metrics = run.evaluate()
+    path = run.save(out, half=args.half)
+    model = run.model
     status = "" if model.training_status_ == "completed" else f" (training {model.training_status_})"
     print(f"test {' '.join(f'{k.upper()} {v:.4f}' for k, v in metrics.items())}"
           f"  [selected epoch {model.selected_epoch_}, {model.train_seconds_:.1f}s]{status}")

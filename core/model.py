@@ -216,17 +216,19 @@ class MirroredAE(BaseEstimator, OutlierMixin):
     def interpolate(self, anchors, weights) -> np.ndarray:
         """Decode sum_i w_i E(anchor_i). `weights` is (m,) or (k, m), each row on the simplex; returns one
         decoded sample per row of weights, in raw units."""
-        W = self._check_weights(weights, len(anchors))
-        return self.decode(W @ self.encode(anchors))
+        return self.decode(self.mix_latents(self.encode(anchors), weights))
 
     @staticmethod
-    def _check_weights(weights, m: int) -> np.ndarray:
+    def mix_latents(Z_anchors, weights) -> np.ndarray:
+        """sum_i w_i z_i (Eq. 3) for weights (m,) or (k, m) on the simplex, from latents encoded once (so an
+        interactive caller pays one decode per change)."""
+        Z = np.asarray(Z_anchors, dtype=np.float32)
         W = np.atleast_2d(np.asarray(weights, dtype=np.float64))
-        if W.shape[1] != m:
-            raise ValueError(f"weights must have one entry per anchor ({m}), got shape {W.shape}")
+        if W.ndim != 2 or W.shape[1] != len(Z):
+            raise ValueError(f"weights must have one entry per anchor ({len(Z)}), got shape {W.shape}")
         if (W < -1e-9).any() or not np.allclose(W.sum(axis=1), 1.0, atol=1e-6):
             raise ValueError("weights must be non-negative and sum to 1 (a point of the simplex)")
-        return W.astype(np.float32)
+        return W.astype(np.float32) @ Z
 
     @torch.no_grad()
     def inter_critic(self, anchors, X_interp) -> np.ndarray:

@@ -205,3 +205,21 @@ def test_atomic_save_leaves_no_partial_file(tiny_model, tmp_path, monkeypatch):
         tiny_model.save(tmp_path / "m")
     assert (tmp_path / "m.safetensors").read_bytes() == before
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_upload_never_overwrites_an_existing_run(tiny_model, tmp_path):
+    weights = tiny_model.save(tmp_path / "src" / "m")
+    _, sidecar = checkpoint_paths(weights)
+    first = load_bytes_checkpoint(weights.read_bytes(), sidecar.read_bytes(), tmp_path / "runs")
+    second = load_bytes_checkpoint(weights.read_bytes(), sidecar.read_bytes(), tmp_path / "runs")
+    assert first != second and first.exists() and second.exists()
+    assert MirroredAE.load(second).input_shape_ == (1, 8, 8)
+
+
+def test_mix_latents_checks_the_simplex():
+    Z = np.eye(3, 4, dtype=np.float32)
+    assert np.allclose(MirroredAE.mix_latents(Z, [0.5, 0.25, 0.25]), [[0.5, 0.25, 0.25, 0.0]])
+    with pytest.raises(ValueError, match="one entry per anchor"):
+        MirroredAE.mix_latents(Z, [0.5, 0.5])
+    with pytest.raises(ValueError, match="simplex"):
+        MirroredAE.mix_latents(Z, [1.5, -0.25, -0.25])
