@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0, help="random seed (data split, initialisation, sampling)")
     t.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps")
     t.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CUDA")
+    t.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for training (default: torch's). Use 1 when other processes load the CPU: "
+                        "small multi-threaded ops then slow down many times over")
     t.add_argument("--data-dir", default=None, help="dataset folder (default: $MAESI_DATA, then a per-user folder)")
     t.add_argument("--out", default=None, help="checkpoint path (default: runs/<dataset>-c<class>-m<interp>-s<seed>)")
     t.add_argument("--half", action="store_true", help="store the weights in float16 (half the size)")
@@ -130,7 +133,7 @@ def cmd_train(args, argv) -> int:
                       interpolation=args.interpolation, lam=args.lam, epochs=args.epochs,
                       batch_size=args.batch_size, lr=args.lr, tfd=args.tfd, lipschitz=args.lipschitz,
                       alpha_sampler=args.alpha_sampler, latent_reg=not args.no_latent_reg, device=args.device,
-                      bf16=args.bf16)
+                      bf16=args.bf16, threads=args.threads)
     klass = "all" if run.anomaly_class is None else run.anomaly_class
     out = Path(args.out or f"runs/{args.dataset}-c{klass}-m{args.interpolation}-s{args.seed}")
     print(run.describe(), flush=True)

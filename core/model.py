@@ -52,13 +52,15 @@ class MirroredAE(BaseEstimator, OutlierMixin):
     Parameters left as None take the preset's value from the paper's tables (see `core.config`).
     interpolation: 0 (none), m >= 2 (m-point simplex) or "acai" (Berthelot et al., the ablation baseline).
     contamination: expected anomaly fraction in the training data, for `threshold_` as in PyOD.
+    threads: CPU threads for training (None = torch's default). Small models gain little from several threads,
+    and on a CPU that other processes also load, multi-threaded small ops can run many times slower: use 1 there.
     """
 
     def __init__(self, preset: str = "digits", interpolation=3, lam: Optional[float] = None,
                  epochs: Optional[int] = None, batch_size: Optional[int] = None, lr: Optional[float] = None,
                  tfd: Optional[int] = None, lipschitz: Optional[str] = None, alpha_sampler: Optional[str] = None,
                  latent_reg: bool = True, contamination: float = 0.1, device: str = "auto", bf16: bool = False,
-                 seed: int = 0, config_overrides: Optional[dict] = None):
+                 seed: int = 0, threads: Optional[int] = None, config_overrides: Optional[dict] = None):
         self.preset = preset
         self.interpolation = interpolation
         self.lam = lam
@@ -73,6 +75,7 @@ class MirroredAE(BaseEstimator, OutlierMixin):
         self.device = device
         self.bf16 = bf16
         self.seed = seed
+        self.threads = threads
         self.config_overrides = config_overrides
 
     # ------------------------------------------------------------ configuration
@@ -139,11 +142,16 @@ class MirroredAE(BaseEstimator, OutlierMixin):
         self.nets_ = build_networks(cfg, self.input_shape_).to(self.device_)
         Xt = self._to_tensor(X)
         trainer = Trainer(self.nets_, cfg, self.device_, seed=self.seed, bf16=self.bf16)
+        previous_threads = torch.get_num_threads()
+        if self.threads:
+            torch.set_num_threads(self.threads)
         try:
             result = trainer.fit(Xt, callbacks)
         except TrainingDiverged as err:
             self._finish_fit(Xt, err.result)
             raise
+        finally:
+            torch.set_num_threads(previous_threads)
         self._finish_fit(Xt, result)
         return self
 

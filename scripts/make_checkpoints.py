@@ -47,7 +47,7 @@ def main(argv=None) -> int:
                 name = f"{dataset}-c{'all' if k is None else k}-m{m}"
                 if args.skip_existing and (out / f"{name}.safetensors").exists():
                     continue
-                cmd = ["train", "--dataset", dataset, "--interpolation", m, "--out", str(out / name), "--half", *flags]
+                cmd = ["train", "--dataset", dataset, "--interpolation", m, "--out", str(out / name), "--half", "--threads", "1", *flags]
                 if k is not None:
                     cmd += ["--anomaly-class", str(k)]
                 if args.data_dir:

@@ -223,3 +223,17 @@ def test_mix_latents_checks_the_simplex():
         MirroredAE.mix_latents(Z, [0.5, 0.5])
     with pytest.raises(ValueError, match="simplex"):
         MirroredAE.mix_latents(Z, [1.5, -0.25, -0.25])
+
+
+def test_threads_apply_to_training_only(digits_split):
+    before = torch.get_num_threads()
+    seen = []
+
+    from core.train import Callback
+
+    class Probe(Callback):
+        def on_step(self, info):
+            seen.append(torch.get_num_threads())
+
+    MirroredAE(preset="digits", epochs=1, threads=1, device="cpu").fit(digits_split.X_train[:128], callbacks=[Probe()])
+    assert set(seen) == {1} and torch.get_num_threads() == before
