@@ -69,11 +69,11 @@ def save_checkpoint(path, tensors: dict[str, torch.Tensor], meta: dict, half: bo
                 weights_file=weights_path.name, weights_sha256=hashlib.sha256(blob).hexdigest(),
                 weights_dtype="float16" if half else "float32")
     atomic_write_bytes(weights_path, blob)
-    atomic_write_bytes(meta_path, json.dumps(meta, indent=1, sort_keys=True, default=_json_default).encode())
+    atomic_write_bytes(meta_path, json.dumps(meta, indent=1, sort_keys=True, default=json_default).encode())
     return weights_path
 
 
-def _json_default(o):
+def json_default(o):
     if isinstance(o, (np.integer,)):
         return int(o)
     if isinstance(o, (np.floating,)):

@@ -19,9 +19,8 @@ import torch
 from sklearn.base import BaseEstimator, OutlierMixin
 
 from . import checkpoint as ckpt
-from . import losses as L
 from .config import Config, make_config, with_learning_rate
-from .networks import Networks, build_networks
+from .networks import build_networks
 from .scaling import Scaler
 from .train import Callback, Trainer, TrainingDiverged, feature_scores
 

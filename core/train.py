@@ -11,9 +11,8 @@ import copy
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional
+from typing import Iterable, Optional
 
-import numpy as np
 import torch
 
 from . import losses as L

@@ -2,7 +2,6 @@
 selection, divergence and interruption handling."""
 import math
 
-import numpy as np
 import pytest
 import torch
 

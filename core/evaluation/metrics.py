@@ -51,3 +51,29 @@ def prf_at(y_true, flagged) -> dict:
     recall = tp / y.sum() if y.sum() else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {"precision": precision, "recall": recall, "f1": f1}
+
+
+METRICS = ("auc", "ap", "precision", "recall", "f1")
+
+
+def evaluate(y_true, scores, fraction: float | None = None) -> dict:
+    """Every metric of the tables for one scored test set: AUC, average precision, and precision / recall / F1 of
+    the top-`fraction` scores. `fraction` is the anomaly share assumed known (the tabular protocol passes the
+    dataset's); None uses the test set's own anomaly share, so k equals the number of anomalies and
+    precision = recall = F1 (R-precision)."""
+    y, s = _check(y_true, scores)
+    if fraction is None:
+        fraction = float(y.mean())
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"fraction must lie strictly between 0 and 1, got {fraction}")
+    out = {"auc": auc(y, s), "ap": average_precision(y, s)}
+    out.update(top_k_prf(y, s, fraction))
+    return out
+
+
+def mean_std(values) -> tuple[float, float, int]:
+    """(mean, sample standard deviation (ddof 1; 0 for one value), count) of the finite values."""
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=np.float64)
+    if len(v) == 0:
+        return float("nan"), float("nan"), 0
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0, len(v)

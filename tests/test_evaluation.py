@@ -1,0 +1,234 @@
+"""Evaluation: protocols, metrics, baselines, the paper's figures and the `reproduce` runner (fast: tiny grids)."""
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from core.data import load_dataset
+from core.data.dataset import Dataset
+from core.evaluation import paper_results, protocols as P
+from core.evaluation.baselines import ABLATIONS, make_method, parse_method
+from core.evaluation.metrics import auc, evaluate, mean_std, top_k_prf
+from core.evaluation.reproduce import COLUMNS, main as reproduce
+
+
+# ------------------------------------------------------------------ synthetic datasets
+
+def toy_tabular(n=400, anomalies=40, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3)).astype(np.float32)
+    X[:, 0] = np.arange(n)  # a row id, to check disjointness
+    y = np.zeros(n, np.int64)
+    y[rng.choice(n, anomalies, replace=False)] = 1
+    return Dataset(name="toy", kind="tabular", description="toy", X=X, y=y, feature_names=["id", "a", "b"])
+
+
+def toy_images(n_classes=100, per_class=72, shape=(3, 4, 4)):
+    """COIL-shaped: every image's first pixel is its class, the second its view index."""
+    X = np.zeros((n_classes * per_class,) + shape, np.uint8)
+    y = np.repeat(np.arange(n_classes), per_class).astype(np.int64)
+    X[:, 0, 0, 0] = y
+    X[:, 0, 0, 1] = np.tile(np.arange(per_class), n_classes)
+    return Dataset(name="toycoil", kind="image", description="toy", X_train=X, y_train=y,
+                   X_test=np.zeros((0,) + shape, np.uint8), y_test=np.zeros(0, np.int64),
+                   class_names=[str(i) for i in range(n_classes)], input_range=(0, 255))
+
+
+# ------------------------------------------------------------------ protocols
+
+def test_leave_one_out_excludes_the_anomaly_class_from_training():
+    ds = load_dataset("digits")
+    split = P.leave_one_out(ds, 3)
+    train_labels = ds.y_train[ds.y_train != 3]
+    assert len(split.X_train) == len(train_labels) and len(split.X_train) < len(ds.X_train)
+    # no training image is an image of class 3
+    class3 = {x.tobytes() for x in ds.X_train[ds.y_train == 3]}
+    assert not any(x.tobytes() in class3 for x in split.X_train)
+    np.testing.assert_array_equal(split.y_test, (ds.y_test == 3).astype(int))
+
+
+def test_tabular_split_is_clean_disjoint_and_seeded():
+    ds = toy_tabular()
+    a, b, c = P.tabular_split(ds, 0), P.tabular_split(ds, 0), P.tabular_split(ds, 1)
+    train_ids, test_ids = a.X_train[:, 0].astype(int), a.X_test[:, 0].astype(int)
+    assert ds.y[train_ids].sum() == 0, "anomalies in the training set"
+    assert not set(train_ids) & set(test_ids), "train and test overlap"
+    assert len(test_ids) == len(ds.X) - len(ds.X) // 2
+    assert len(train_ids) == len(ds.X) // 2 - ds.y[np.setdiff1d(np.arange(len(ds.X)), test_ids)].sum()
+    np.testing.assert_array_equal(a.y_test, ds.y[test_ids])
+    np.testing.assert_array_equal(a.X_train, b.X_train)
+    np.testing.assert_array_equal(a.X_test, b.X_test)
+    assert not np.array_equal(a.X_test, c.X_test)
+
+
+def test_one_class_test_set_is_half_negatives():
+    ds = load_dataset("digits")  # 10 classes like Fashion-MNIST
+    split = P.one_class_fmnist(ds, 4, seed=0)
+    n_class = int(np.sum(np.concatenate([ds.y_train, ds.y_test]) == 4))
+    assert len(split.X_train) == round(0.8 * n_class)
+    assert split.y_test.sum() == len(split.y_test) - split.y_test.sum()  # half negatives
+    assert (split.test_classes[split.y_test == 0] == 4).all() and (split.test_classes[split.y_test == 1] != 4).all()
+    pooled_X = np.concatenate([ds.X_train, ds.X_test])
+    normal = {x.tobytes() for x in pooled_X[np.concatenate([ds.y_train, ds.y_test]) == 4]}
+    assert all(x.tobytes() in normal for x in split.X_train)
+    assert not {x.tobytes() for x in split.X_train} & {x.tobytes() for x in split.X_test[split.y_test == 0]}
+    again = P.one_class_fmnist(ds, 4, seed=0)
+    np.testing.assert_array_equal(split.X_test, again.X_test)
+    assert not np.array_equal(split.X_test, P.one_class_fmnist(ds, 4, seed=1).X_test)
+
+
+@pytest.mark.parametrize("config", sorted(P.COIL_CONFIGS))
+def test_coil_configurations(config):
+    ds = toy_images()
+    n_in, fraction = P.COIL_CONFIGS[config]
+    split = P.coil_config(ds, config, seed=3)
+    train_classes = np.unique(split.X_train[:, 0, 0, 0])
+    assert len(train_classes) == n_in
+    assert len(split.X_train) == round(0.8 * 72 * n_in)
+    inlier_test = split.y_test == 0
+    assert set(split.test_classes[inlier_test]) <= set(train_classes)
+    out_classes = split.test_classes[~inlier_test]
+    assert not set(out_classes) & set(train_classes)
+    assert len(set(out_classes)) == len(out_classes), "at most one outlier per category"
+    assert abs(split.y_test.mean() - fraction) < 0.02
+    # train and test inliers are different views
+    key = lambda X: {(int(x[0, 0, 0]), int(x[0, 0, 1])) for x in X}
+    assert not key(split.X_train) & key(split.X_test)
+    np.testing.assert_array_equal(split.X_test, P.coil_config(ds, config, seed=3).X_test)
+    assert not np.array_equal(split.X_test, P.coil_config(ds, config, seed=4).X_test)
+
+
+# ------------------------------------------------------------------ metrics
+
+def test_top_k_prf_on_a_hand_computed_example():
+    y = [1, 0, 1, 0, 0]
+    s = [0.9, 0.8, 0.1, 0.3, 0.2]
+    assert top_k_prf(y, s, 0.4) == pytest.approx({"precision": 0.5, "recall": 0.5, "f1": 0.5})
+    # k = 3 flags samples 0, 1, 3: one hit of two anomalies; F1 = 2 (1/3)(1/2) / (1/3 + 1/2) = 0.4
+    assert top_k_prf(y, s, 0.6) == pytest.approx({"precision": 1 / 3, "recall": 0.5, "f1": 0.4})
+
+
+def test_auc_of_perfect_and_inverted_scores_and_evaluate():
+    y = np.array([0, 0, 0, 1, 1])
+    s = np.array([0.1, 0.2, 0.3, 0.8, 0.9])
+    assert auc(y, s) == 1.0 and auc(y, -s) == 0.0
+    m = evaluate(y, s)  # k = the number of anomalies
+    assert m == pytest.approx({"auc": 1.0, "ap": 1.0, "precision": 1.0, "recall": 1.0, "f1": 1.0})
+    assert evaluate(y, -s)["f1"] == 0.0
+    assert mean_std([1.0, 3.0]) == pytest.approx((2.0, np.sqrt(2.0), 2))
+    assert mean_std([0.5])[1:] == (0.0, 1)
+
+
+# ------------------------------------------------------------------ baselines
+
+def test_method_names():
+    assert parse_method("maesi-3pt-noreg@lr=2e-3@epochs=300") == ("maesi-3pt-noreg", {"lr": 2e-3, "epochs": 300})
+    assert len(ABLATIONS) == 8
+    for bad in ("maesi-4pt", "iforest@lr=1", "maesi-3pt@bogus=1"):
+        with pytest.raises(ValueError):
+            parse_method(bad)
+
+
+def test_baselines_beat_chance_on_thyroid(shared_data):
+    ds = load_dataset("thyroid", data_dir=shared_data)
+    split = P.tabular_split(ds, 0)
+    for name in ("iforest", "ocsvm", "pca", "ae-l2"):
+        est = make_method(name, preset="thyroid", seed=0, epochs=20, device="cpu").fit(split.X_train)
+        a = auc(split.y_test, est.decision_function(split.X_test))
+        assert a > 0.7, f"{name}: AUC {a:.3f}"
+
+
+# ------------------------------------------------------------------ the paper's figures
+
+def test_paper_figures_are_transcribed(shared_data):
+    """Every published figure equals the number printed in the paper's text (citations stripped)."""
+    import re
+
+    text = [re.sub(r" \[\d+\]", "", line) for line in (shared_data.parent / "paper.txt").read_text().splitlines()]
+
+    def numbers(prefix, n_fields=None):
+        lines = [ln for ln in text if ln.startswith(prefix + "\t") and (n_fields is None or len(ln.split("\t")) == n_fields)]
+        assert lines, prefix
+        return [float(x) for x in lines[0].split("\t")[1:] if x]
+
+    order = ["bird", "car", "cat", "deer", "dog", "frog", "horse", "plane", "ship", "truck", "avg"]
+    for name, d in paper_results.TABLE1_CIFAR10_AUC.items():
+        assert numbers(name) == [d[k] for k in order], name
+    for k in list(range(10)) + ["avg"]:
+        printed = numbers("Avg" if k == "avg" else str(k), n_fields=6)
+        assert printed == [paper_results.TABLE3_MNIST_AUC[m][k] for m in paper_results.TABLE3_MNIST_AUC], k
+    for name, d in paper_results.TABLE4_COIL100.items():
+        assert numbers(name) == [d[c][m] for c in ("config1", "config2", "config3") for m in ("auc", "f1")], name
+    assert numbers("FMNIST") == list(paper_results.TABLE5_FMNIST_MEAN_AUC.values())
+    start = next(i for i, ln in enumerate(text) if ln.startswith("KDD99\tIF"))
+    current = None
+    for ln in text[start:start + 20]:
+        parts = ln.split("\t")
+        current = {"KDD99": "kdd99", "Arrhythmia": "arrhythmia", "Thyroid": "thyroid"}.get(parts[0], current)
+        name, *vals = [p for p in parts[1:] if p]
+        d = paper_results.TABLE2_TABULAR_PRF[current][name]
+        assert [d["precision"], d["recall"], d["f1"]][:len(vals)] == [float(v) for v in vals], (current, name)
+    # Thyroid's own row prints precision and recall only: the F1 is recorded as missing, not invented
+    assert paper_results.TABLE2_TABULAR_PRF["thyroid"]["3- Simplex (Ours)"]["f1"] is None
+    rows = paper_results.paper_rows("tabular")
+    assert all(r["method"].startswith("paper:") and r["seed"] == "" for r in rows)
+
+
+# ------------------------------------------------------------------ reproduce
+
+def _read_csv(path):
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        return reader.fieldnames, list(reader)
+
+
+def test_reproduce_tiny_grid_writes_tidy_csv_and_resumes(tmp_path, capsys):
+    argv = ["--experiment", "digits", "--budget", "smoke", "--classes", "0", "--seeds", "1",
+            "--methods", "maesi-3pt", "pca", "--out", str(tmp_path), "--device", "cpu"]
+    assert reproduce(argv) == 0
+    header, rows = _read_csv(tmp_path / "digits.csv")
+    assert header == COLUMNS
+    assert {r["method"] for r in rows} == {"maesi-3pt", "pca"}
+    assert {r["metric"] for r in rows} == {"auc", "ap", "precision", "recall", "f1"}
+    assert len(rows) == 2 * 5
+    md = (tmp_path / "digits.md").read_text()
+    assert "python -m core reproduce --experiment digits --budget smoke" in md
+    assert "torch" in md and "| maesi-3pt | 1 |" in md
+    cache = list((tmp_path / "cache").rglob("seed*.json"))
+    assert len(cache) == 2
+    capsys.readouterr()
+    # resuming: nothing to run; a new method runs only its own cell
+    assert reproduce(argv) == 0
+    assert "0 cells run, 0 failed, 2 cached" in capsys.readouterr().out
+    assert reproduce(argv[:-5] + ["--methods", "maesi-3pt", "pca", "iforest", "--out", str(tmp_path),
+                                  "--device", "cpu"]) == 0
+    assert "1 cells run, 0 failed, 2 cached" in capsys.readouterr().out
+    invocations = (tmp_path / "cache" / "digits" / "smoke" / "invocations.jsonl").read_text().splitlines()
+    assert [json.loads(i)["cells_run"] for i in invocations] == [2, 0, 1]
+    _, rows = _read_csv(tmp_path / "digits.csv")
+    assert {r["method"] for r in rows} == {"maesi-3pt", "pca", "iforest"}
+    # a cached cell made under another budget definition (stale) is run again, not reused
+    path = next(p for p in cache if "maesi-3pt" in str(p))
+    rec = json.loads(path.read_text())
+    rec["spec"]["epochs"] = 999
+    path.write_text(json.dumps(rec))
+    capsys.readouterr()
+    assert reproduce(argv) == 0
+    assert "1 cells run, 0 failed, 1 cached" in capsys.readouterr().out
+
+
+def test_reproduce_tabular_table_has_the_paper_rows(tmp_path, shared_data):
+    argv = ["--experiment", "tabular", "--datasets", "thyroid", "--budget", "smoke", "--methods", "maesi-3pt",
+            "iforest", "--out", str(tmp_path), "--device", "cpu", "--data-dir", str(shared_data)]
+    assert reproduce(argv) == 0
+    header, rows = _read_csv(tmp_path / "tabular.csv")
+    assert header == COLUMNS
+    paper = [r for r in rows if r["method"].startswith("paper:")]
+    assert paper and all(r["seed"] == "" for r in paper)
+    ours = [r for r in paper if r["dataset"] == "thyroid" and r["method"] == "paper:maesi-3pt"]
+    assert {r["metric"]: r["value"] for r in ours} == {"precision": "0.6875", "recall": "0.7021", "f1": ""}
+    md = (tmp_path / "tabular.md").read_text()
+    assert "*paper: 3- Simplex (Ours)*" in md and "*paper: DAGMM*" in md
+    assert "missing in the paper" in md
+    assert "--experiment tabular --datasets thyroid --budget smoke" in md
