@@ -232,3 +232,13 @@ def test_reproduce_tabular_table_has_the_paper_rows(tmp_path, shared_data):
     assert "*paper: 3- Simplex (Ours)*" in md and "*paper: DAGMM*" in md
     assert "missing in the paper" in md
     assert "--experiment tabular --datasets thyroid --budget smoke" in md
+
+
+def test_reproduce_never_overwrites_a_report_of_another_budget(tmp_path):
+    (tmp_path / "digits.json").write_text(json.dumps({"budget": "paper"}))
+    (tmp_path / "digits.md").write_text("the committed paper-budget report")
+    argv = ["--experiment", "digits", "--budget", "smoke", "--classes", "0", "--seeds", "1",
+            "--methods", "pca", "--out", str(tmp_path), "--device", "cpu"]
+    assert reproduce(argv) == 0
+    assert (tmp_path / "digits.md").read_text() == "the committed paper-budget report"
+    assert "| pca | 1 |" in (tmp_path / "digits-smoke.md").read_text()

@@ -699,7 +699,18 @@ def write_tables(exp: Experiment, cache: Path, label: str, out: Path, budget: st
     rows, records = collect_rows(exp, cache, label, budget, overrides)
     paper = [r for r in paper_results.paper_rows(exp.name)
              if exp.name != "ablation" or any(rr["dataset"] == r["dataset"] for rr in rows)]
-    csv_path, md_path, meta_path = out / f"{exp.name}.csv", out / f"{exp.name}.md", out / f"{exp.name}.json"
+    stem = exp.name
+    existing = out / f"{stem}.json"
+    if existing.exists():
+        try:
+            other = json.loads(existing.read_text()).get("budget")
+        except (OSError, json.JSONDecodeError):
+            other = None
+        if other not in (None, label):
+            # Never overwrite a report of another budget (e.g. the committed paper-budget table).
+            stem = f"{exp.name}-{label}"
+            print(f"results/{exp.name}.* hold the {other!r} budget; writing this {label!r} run to {stem}.*")
+    csv_path, md_path, meta_path = out / f"{stem}.csv", out / f"{stem}.md", out / f"{stem}.json"
     write_csv(csv_path, rows + paper)
     inv_path = cache / exp.name / label / "invocations.jsonl"
     invocations = [json.loads(line) for line in inv_path.read_text().splitlines() if line.strip()] \
