@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from ..checkpoint import atomic_write_bytes, json_default
+from ..checkpoint import versions as checkpoint_versions
 from . import paper_results
 from .baselines import ABLATIONS, BASELINES, is_deep, make_method, parse_method
 from .metrics import METRICS, evaluate, mean_std
@@ -254,11 +255,10 @@ def run_cell(cell: Cell, b: Budget, ctx: Context) -> dict:
 # ------------------------------------------------------------------ environment
 
 def versions() -> dict:
+    """The checkpoints' version record plus scikit-learn, which the baselines use."""
     import sklearn
-    import torch
 
-    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
-            "sklearn": sklearn.__version__}
+    return dict(checkpoint_versions(), sklearn=sklearn.__version__)
 
 
 def device_description(device: str) -> str:
