@@ -344,9 +344,11 @@ class _Server:
                     self.send_response(200)
                 body = data[start:]
                 self.send_header("Content-Length", str(len(body)))
+                # Logged before the body is written: once the client has the last byte it may check
+                # the log at once, and a log appended afterwards would race with it.
+                outer.log.append((self.path, rng, len(body)))
                 self.end_headers()
                 self.wfile.write(body)
-                outer.log.append((self.path, rng, len(body)))
 
             def log_message(self, *args):
                 pass
