@@ -199,11 +199,13 @@ def test_reproduce_tiny_grid_writes_tidy_csv_and_resumes(tmp_path, capsys):
     assert len(cache) == 2
     capsys.readouterr()
     # resuming: nothing to run; a new method runs only its own cell
-    assert reproduce(argv) == 0
+    note = ["--note", "one grid split across two processes"]
+    assert reproduce(argv + note) == 0
     assert "0 cells run, 0 failed, 2 cached" in capsys.readouterr().out
     assert reproduce(argv[:-5] + ["--methods", "maesi-3pt", "pca", "iforest", "--out", str(tmp_path),
-                                  "--device", "cpu"]) == 0
+                                  "--device", "cpu"] + note) == 0
     assert "1 cells run, 0 failed, 2 cached" in capsys.readouterr().out
+    assert (tmp_path / "digits.md").read_text().count("- one grid split across two processes") == 1
     invocations = (tmp_path / "cache" / "digits" / "smoke" / "invocations.jsonl").read_text().splitlines()
     assert [json.loads(i)["cells_run"] for i in invocations] == [2, 0, 1]
     _, rows = _read_csv(tmp_path / "digits.csv")

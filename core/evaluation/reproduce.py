@@ -732,7 +732,8 @@ def write_tables(exp: Experiment, cache: Path, label: str, out: Path, budget: st
             "cell_seconds": sum(r.get("seconds", 0) for r in records),
             "failed": [f"{r['dataset']} {r['anomaly_class']} {r['method']} seed {r['seed']}: {r['error']}"
                        for r in records if r.get("error")],
-            "notes": [n for inv in invocations for n in inv.get("notes", [])],
+            # the same note given to several invocations (a grid split across processes) is said once
+            "notes": list(dict.fromkeys(n for inv in invocations for n in inv.get("notes", []))),
             "seconds_per_method": _seconds_per_method(ok)}
     _atomic_write(meta_path, json.dumps(meta, indent=1, default=json_default) + "\n")
     _atomic_write(md_path, render_markdown(read_csv(csv_path), meta))
