@@ -28,7 +28,7 @@ def section(text: str, title: str) -> str:
 
 
 def budget_lines(text: str) -> str:
-    keep = [line for line in text.splitlines() if line.startswith(("- **Budget**", "  - ", "- **Device**", "- **Wall"))]
+    keep = [line for line in text.splitlines() if line.startswith(("- **Budget**", "  - ", "- **Device**", "- **Wall", "- **Commands**"))]
     return "\n".join(keep)
 
 

@@ -244,3 +244,25 @@ def test_reproduce_never_overwrites_a_report_of_another_budget(tmp_path):
     assert reproduce(argv) == 0
     assert (tmp_path / "digits.md").read_text() == "the committed paper-budget report"
     assert "| pca | 1 |" in (tmp_path / "digits-smoke.md").read_text()
+
+
+def test_report_states_each_class_and_the_class_mean_against_baselines_and_paper():
+    from core.evaluation.reproduce import render_markdown
+
+    def row(method, klass, seed, value):
+        return {"dataset": "fashion_mnist", "anomaly_class": klass, "method": method, "seed": seed,
+                "metric": "auc", "value": value}
+
+    # class 0: ours wins; class 1: ours loses; the class means per seed are 0.75 and 0.65 (ours), 0.7 (iforest)
+    rows = [row("maesi-3pt", "0", 0, 0.9), row("maesi-3pt", "1", 0, 0.6),
+            row("maesi-3pt", "0", 1, 0.8), row("maesi-3pt", "1", 1, 0.5),
+            row("iforest", "0", 0, 0.7), row("iforest", "1", 0, 0.7),
+            row("iforest", "0", 1, 0.7), row("iforest", "1", 1, 0.7),
+            row("paper:maesi-3pt", "mean", "", 0.994)]
+    md = render_markdown(rows, {"experiment": "fashion_mnist", "budget": "test"})
+    assert "| maesi-3pt | 2 | 0.8500 ± 0.0707 | 0.5500 ± 0.0707 | 0.7000 ± 0.0707 |" in md
+    assert "- maesi-3pt, fashion_mnist class 0: AUC 0.8500 — above iforest (0.7000)" in md
+    assert "- maesi-3pt, fashion_mnist class 1: AUC 0.5500 — NOT above iforest (0.7000)" in md
+    assert ("- maesi-3pt, fashion_mnist mean over classes: AUC 0.7000 — NOT above iforest (0.7000); "
+            "BELOW the paper (0.994)") in md
+    assert "fashion_mnist: above iforest on 1 of 2 classes" in md  # the mean is not counted as a class
