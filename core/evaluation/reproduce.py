@@ -490,18 +490,19 @@ def _goal_section(exp, vals, pvals, cols, tabular) -> list[str]:
         wins: dict = {}
         for c in cols:
             d, k = c
-            if k == "mean":
-                # the mean over classes is stated (it is the only figure the paper gives for some tables) but
-                # not counted in the per-class summary
-                mu, _, n = _class_mean(vals, m, d, cols, metric)
-            else:
-                mu, _, n = mean_std(vals.get((m, d, k, metric), {}).values())
+
+            def stat(method):
+                # the mean over classes is stated too (it is the only figure the paper gives for some tables),
+                # but it is not counted in the per-class summary
+                return (_class_mean(vals, method, d, cols, metric) if k == "mean"
+                        else mean_std(vals.get((method, d, k, metric), {}).values()))
+
+            mu, _, n = stat(m)
             if not n:
                 continue
             parts = []
             for b in ("iforest", "pca", "ocsvm", "ae-l2"):
-                bm, _, bn = (_class_mean(vals, b, d, cols, metric) if k == "mean"
-                             else mean_std(vals.get((b, d, k, metric), {}).values()))
+                bm, _, bn = stat(b)
                 if bn:
                     parts.append(f"{'above' if mu > bm else 'NOT above'} {b} ({bm:.4f})")
                     if k != "mean":
