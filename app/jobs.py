@@ -36,6 +36,11 @@ class JobSpec:
     max_train: Optional[int] = None
     preset: Optional[str] = None
     data_dir: Optional[str] = None
+    profile: Optional[str] = None
+    lr: Optional[float] = None
+    batch_size: Optional[int] = None
+    scaling: Optional[str] = None
+    recon_weight: Optional[float] = None
 
     def run_name(self) -> str:
         klass = "all" if self.anomaly_class is None else self.anomaly_class
@@ -46,7 +51,9 @@ class JobSpec:
         args = ["python", "-m", "core", "train", "--dataset", self.dataset, "--interpolation", str(self.interpolation)]
         if self.anomaly_class is not None:
             args += ["--anomaly-class", str(self.anomaly_class)]
-        for flag, v in (("--preset", self.preset), ("--lam", self.lam), ("--epochs", self.epochs),
+        for flag, v in (("--profile", self.profile), ("--preset", self.preset), ("--lam", self.lam),
+                        ("--epochs", self.epochs), ("--lr", self.lr), ("--batch-size", self.batch_size),
+                        ("--scaling", self.scaling), ("--recon-weight", self.recon_weight),
                         ("--max-train", self.max_train), ("--data-dir", self.data_dir)):
             if v is not None:
                 args += [flag, str(v)]
@@ -78,7 +85,7 @@ class Job:
 
     @property
     def done(self) -> bool:
-        return self.status in ("completed", "stopped", "diverged", "failed")
+        return self.status in ("completed", "stopped", "diverged", "interrupted", "failed")
 
     @property
     def progress(self) -> float:
@@ -122,6 +129,7 @@ class _JobCallback(Callback):
 
 
 def _run(job: Job) -> None:
+    from core import MirroredAE
     from core.evaluation.runner import ProtocolRun
     from core.train import TrainingDiverged
 
@@ -130,28 +138,31 @@ def _run(job: Job) -> None:
         with _LOCK:
             job.status, job.message = "running", "loading data"
         out = Path(job.runs_dir) / spec.run_name()
-        run = ProtocolRun(spec.dataset, spec.anomaly_class, data_dir=spec.data_dir, preset=spec.preset,
-                          max_train=spec.max_train, seed=spec.seed,
-                          command=spec.command(out) + "  # trained in the maesi lab",
-                          interpolation=spec.interpolation, lam=spec.lam, epochs=spec.epochs, device=spec.device)
+        run = ProtocolRun.prepare(spec.dataset, spec.anomaly_class, seed=spec.seed, data_dir=spec.data_dir,
+                                  max_train=spec.max_train)
+        model = MirroredAE(preset=spec.preset or run.preset, interpolation=spec.interpolation, profile=spec.profile,
+                           lam=spec.lam, epochs=spec.epochs, lr=spec.lr, batch_size=spec.batch_size,
+                           scaling=spec.scaling, recon_weight=spec.recon_weight, device=spec.device, seed=spec.seed,
+                           contamination=run.contamination)
+        command = spec.command(out) + "  # trained in the maesi lab"
         with _LOCK:
             job.message = f"training on {len(run.X_train)} samples"
         try:
-            run.fit(callbacks=[_JobCallback(job)])
+            outcome = run.fit_and_evaluate(model, callbacks=[_JobCallback(job)])
         except TrainingDiverged as e:
-            path = run.save(out)
             with _LOCK:
-                job.status, job.message, job.path = "diverged", f"{e} Saved the last good weights.", str(path)
+                job.status, job.message = "diverged", f"{e} It diverged before its first finished epoch: nothing saved."
             return
-        with _LOCK:
-            job.message = "scoring the test set"
-        metrics = run.evaluate()
-        path = run.save(out)
+        path = run.save(model, out, outcome, command=command)
+        metrics = outcome["metrics"]
+        verdict = (model.health_ or {}).get("verdict", "not recorded")
         with _LOCK:
             job.metrics, job.path = metrics, str(path)
-            job.status = "stopped" if run.model.training_status_ == "stopped" else "completed"
-            job.message = (f"saved {Path(path).name}: AUC {metrics['auc']:.3f}" +
-                           (" (stopped early: the weights so far)" if job.status == "stopped" else ""))
+            job.status = outcome["status"] if outcome["status"] in ("stopped", "diverged", "interrupted") else "completed"
+            job.message = (f"saved {Path(path).name}: AUC {metrics['auc']:.3f}, health {verdict}" +
+                           {"stopped": " (stopped early: the weights so far)",
+                            "diverged": " (diverged: the last good weights)",
+                            "interrupted": " (interrupted: the best weights so far)"}.get(job.status, ""))
     except Exception as e:  # noqa: BLE001: a failed job reports, the server goes on
         with _LOCK:
             job.status = "failed"

@@ -14,7 +14,7 @@ if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts app/ on the pa
 
 import streamlit as st  # noqa: E402
 
-from app import state  # noqa: E402
+from app import display, sidebar  # noqa: E402
 
 st.set_page_config(page_title="maesi lab", page_icon=":material/scatter_plot:", layout="wide")
 
@@ -27,6 +27,6 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
-st.session_state["_ctx"] = state.sidebar()
-state.flash()
+st.session_state["_ctx"] = sidebar.sidebar()
+display.flash()
 page.run()

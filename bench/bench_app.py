@@ -101,12 +101,12 @@ def main(argv=None) -> int:
         slider.set_value(next(values)).run()
         full.append(time.perf_counter() - t0)
         inside.append(at.session_state["simplex_ms"] / 1000)
-    from app import lab
+    from app import simplex_weights
     from core import MirroredAE
 
     model = MirroredAE.load(at.session_state["sx_model"], device="cpu")
     z = model.encode(model.decode(torch.zeros(1, model.config_.arch.latent_dim).numpy()))
-    decode_ref = median_time(lambda: model.decode(lab.mix_latents(z, [1.0])), args.repeats)
+    decode_ref = median_time(lambda: model.decode(simplex_weights.mix_latents(z, [1.0])), args.repeats)
     line("2. weight change -> decoded image (fragment)", statistics.median(inside), decode_ref, "bare decode", 0.05)
     LINES.append(f"{'   full simplex page rerun (upper bound)':<46} {ms(statistics.median(full))}  "
                  f"= {statistics.median(full) / bare_rerun:7.1f} x bare rerun ({ms(bare_rerun).strip()})")

@@ -1,27 +1,46 @@
-"""Hyper-parameters and architectures of every preset, as the paper's supplementary tables give them.
+"""Hyper-parameters and architectures of every preset, as the paper's supplementary tables give them, and the two
+fidelity profiles.
 
-One `Config` per preset lives in `PRESETS`; `make_config(preset, **overrides)` is the only way the rest of
-the library builds one, so a run is fully described by its preset name plus the overrides it was given
-(both are written into every checkpoint).
+One `Config` per preset lives in `PRESETS`; `make_config(preset, profile=..., **overrides)` is the only way the rest
+of the library builds one, so a run is fully described by its preset, its profile and the overrides it was given
+(all written into every checkpoint).
+
+**Profiles** (`PROFILES`): ``"paper"`` is the paper's text; ``"authors"`` bundles what the authors' public code
+(GitHub somepago/mae_semisupervised, ``train.py`` and ``loss.py``) does where it differs from the text:
+
+* ``tfd`` = 5 critic steps on the same batch before each E/G step (``update_ratio`` in ``train.py``; fresh simplex
+  weights at every critic step, the E/G step uses the last ones);
+* D_recon: the hinge loss with spectral norm (``second_discriminator_loss``; its gradient penalty sits behind a
+  ``--use_penalty`` flag that is off by default);
+* D_inter: a second, real-pair term pushing D_inter(x, x_hat + 0.2 (x - x_hat)) to 0 (as ACAI's regulariser), and the
+  anchor terms averaged rather than summed (``threeDCritic``: ``fake1/3 + fake2/3 + fake3/3 + real1``);
+* anchors: cyclic shifts of the batch by thirds (``idxe2``, ``idxe3``), so no tuple ever repeats a sample;
+* Xavier-uniform initialisation (gain sqrt(2) on residual convolutions, 1 elsewhere, zero biases), as ``model.py``.
+
+The authors' code also uses Adam betas (0, 0.9) / (0.5, 0.9) and lr 2e-4 for CIFAR-10; those stay the paper's
+per-dataset tables here, since the code covers CIFAR-10 only. In BOTH profiles ``tfd`` means critic steps on the
+same batch before each E/G step (one E/G step per batch), so an epoch is one E/G pass over the data.
 
 Where the paper is silent or ambiguous the choice is made here, once, with its reason:
 
 * ``lipschitz``: Eq. 4 asks for a 1-Lipschitz D_recon. ``"gp"`` enforces it with the WGAN gradient penalty
-  (Gulrajani et al.), the literal reading of Eq. 4; ``"hinge-sn"`` is the hinge loss with spectral norm that the
-  authors' public code uses (and Table 1's "BN is replaced by Spectral Norm in D_recon"). Default ``"gp"``
-  because it is the objective the paper writes down; CIFAR-10 keeps spectral norm in D_recon in both modes, as
-  Table 1 specifies it as part of the architecture.
+  (Gulrajani et al.), the literal reading of Eq. 4; ``"hinge-sn"`` is the hinge loss with spectral norm of the
+  authors' code (and Table 1's "BN is replaced by Spectral Norm in D_recon"). CIFAR-10 keeps spectral norm in
+  D_recon in both modes, as Table 1 specifies it as part of the architecture.
 * ``alpha_sampler``: the paper only says alpha lies on the simplex. ``"authors"`` (default) is the scheme of the
-  authors' code (m = 3: alpha_1, alpha_2 ~ U(0, 0.5), alpha_3 = 1 - alpha_1 - alpha_2; m = 2: alpha ~ U(0, 0.5)),
-  i.e. the one behind the published numbers; ``"dirichlet"`` is uniform on the simplex.
-* ``tfd`` (critic steps per E/G step) is not given by the paper. Each batch gives one critic step and every
-  ``tfd``-th batch also an E/G step (the usual WGAN loop), so an epoch is one pass of the critics over the data.
-  ``tfd_schedule="wgan"`` adds the WGAN warm-up (100 critic steps per E/G step for the first 25 E/G steps).
+  authors' code (m = 3: alpha_1, alpha_2 ~ U(0, 0.5), alpha_3 = 1 - alpha_1 - alpha_2; m = 2: alpha ~ U(0, 0.5));
+  ``"dirichlet"`` is uniform on the simplex.
+* ``scaling`` of tabular features (the paper does not say): ``"minmax"`` (per feature to [0, 1]), ``"zscore"`` or
+  ``"none"``, always fitted on the training normals only. Images are mapped from their pixel range to [-1, 1]
+  (``"range"``), the range of G's tanh. Each tabular preset's default is the one chosen on validation split seeds
+  (``results/explore/validation.md``); it is labelled as not the paper's.
+* ``recon_weight`` (not in the paper): a stabiliser that adds W * ||x - G(E(x))||^2 to the E/G loss; 0 = the paper.
 * Model selection: "after 60 epochs" of 100 is read as "from 60 % of the epochs on" (``selection_start``).
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, replace
 from typing import Any, Optional, Union
 
@@ -67,16 +86,22 @@ class Config:
     opt_encoder: OptimizerConfig
     opt_generator: OptimizerConfig
     opt_critic: OptimizerConfig  # D_recon and D_inter (updated together, supplementary algorithm)
-    input_range: Optional[tuple] = None  # raw pixel range of image presets; None = min-max fitted on train
+    input_range: Optional[tuple] = None  # raw pixel range of image presets; None = tabular
     interpolation: Interpolation = 3
+    profile: str = "paper"  # which bundle of the settings below was asked for (PROFILES); recorded for labels
     alpha_sampler: str = "authors"
     lipschitz: str = "gp"
     gp_weight: float = 10.0
     spectral_norm_d_recon: bool = False  # forced on by lipschitz="hinge-sn"
-    tfd: int = 1
-    tfd_schedule: str = "constant"  # or "wgan"
+    tfd: int = 1  # critic steps on the same batch before each E/G step
+    anchors: str = "random"  # "random" permutations of the batch, or "cyclic" shifts (authors)
+    inter_real_pair: bool = False  # D_inter(x, x_hat + gamma (x - x_hat)) -> 0 (authors; ACAI's regulariser)
+    inter_reduction: str = "sum"  # Eq. 3 sums the anchor terms; the authors' code averages them
+    init: str = "torch"  # "torch" (PyTorch's defaults) or "xavier" (authors)
+    scaling: str = "minmax"  # tabular: "minmax", "zscore" or "none"; images: "range"
+    recon_weight: float = 0.0  # W * ||x - G(E(x))||^2 in the E/G loss; NOT in the paper
     latent_reg: bool = True
-    acai_gamma: float = 0.2  # Berthelot et al.'s mixing of x and its reconstruction in Eq. 1
+    acai_gamma: float = 0.2  # Berthelot et al.'s mixing of x and its reconstruction in Eq. 1 (and the real pair)
     selection_start: float = 0.6
     selection_max_samples: int = 4096
 
@@ -85,7 +110,11 @@ class Config:
 
     @staticmethod
     def from_dict(d: dict) -> "Config":
+        """The inverse of `to_dict`; also reads the sidecars of format 1 written before the profiles existed."""
         d = dict(d)
+        schedule = d.pop("tfd_schedule", "constant")  # removed: one E/G step per batch in every profile
+        if schedule != "constant":
+            raise ValueError(f"tfd_schedule {schedule!r} is no longer supported")
         d["arch"] = ArchConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d["arch"].items()})
         for key in ("opt_encoder", "opt_generator", "opt_critic"):
             o = dict(d[key])
@@ -93,6 +122,7 @@ class Config:
             d[key] = OptimizerConfig(**o)
         if d.get("input_range") is not None:
             d["input_range"] = tuple(d["input_range"])
+            d.setdefault("scaling", "range")
         return Config(**d)
 
     @property
@@ -111,7 +141,7 @@ _CIFAR10 = Config(
     arch=ArchConfig("resnet", latent_dim=128),
     epochs=100, batch_size=256, lam=0.5,
     opt_encoder=_adam(3e-4, 0.5, 0.999), opt_generator=_adam(3e-4, 0.0, 0.999), opt_critic=_adam(3e-4, 0.0, 0.999),
-    input_range=(0.0, 255.0), spectral_norm_d_recon=True,
+    input_range=(0.0, 255.0), scaling="range", spectral_norm_d_recon=True,
 )
 
 # Table 2 (MNIST and Fashion-MNIST): LR 1e-4, batch 256, 50 epochs, lambda 0.5, CIFAR's Adam parameters.
@@ -120,7 +150,7 @@ _MNIST = Config(
     arch=ArchConfig("conv", latent_dim=64, channels=(64, 128), dense=1024),
     epochs=50, batch_size=256, lam=0.5,
     opt_encoder=_adam(1e-4, 0.5, 0.999), opt_generator=_adam(1e-4, 0.0, 0.999), opt_critic=_adam(1e-4, 0.0, 0.999),
-    input_range=(0.0, 255.0),
+    input_range=(0.0, 255.0), scaling="range",
 )
 
 # Table 3 (KDD99): Adam(0, 0.5) everywhere, LR 1e-4, batch 256, 50 epochs, lambda 0.5.
@@ -160,7 +190,7 @@ _DIGITS = Config(
     arch=ArchConfig("conv", latent_dim=16, channels=(32, 64), dense=256),
     epochs=60, batch_size=64, lam=0.5,
     opt_encoder=_adam(5e-4, 0.5, 0.999), opt_generator=_adam(5e-4, 0.0, 0.999), opt_critic=_adam(5e-4, 0.0, 0.999),
-    input_range=(0.0, 16.0),
+    input_range=(0.0, 16.0), scaling="range",
 )
 
 # Not in the paper: Table 2 with narrower layers, for the MNIST checkpoints shipped in the repository (the
@@ -182,18 +212,30 @@ PRESETS: dict[str, Config] = {
     "thyroid": _THYROID,
 }
 
-# The preset each dataset trains with by default.
-DATASET_PRESET = {
-    "digits": "digits", "mnist": "mnist", "fashion_mnist": "fashion_mnist", "cifar10": "cifar10",
-    "cifar10_exact": "cifar10", "coil100": "cifar10", "kdd99": "kdd99", "arrhythmia": "arrhythmia",
-    "thyroid": "thyroid",
+# ---------------------------------------------------------------- fidelity profiles
+
+# Each profile is a set of Config fields; `make_config` applies the preset, then the profile, then the overrides.
+PROFILES: dict[str, dict[str, Any]] = {
+    "paper": dict(tfd=1, lipschitz="gp", anchors="random", inter_real_pair=False, inter_reduction="sum",
+                  init="torch"),
+    "authors": dict(tfd=5, lipschitz="hinge-sn", anchors="cyclic", inter_real_pair=True, inter_reduction="mean",
+                    init="xavier"),
 }
+DEFAULT_PROFILE = "paper"
 
 _CHOICES = {
     "alpha_sampler": ("authors", "dirichlet"),
     "lipschitz": ("gp", "hinge-sn"),
-    "tfd_schedule": ("constant", "wgan"),
+    "anchors": ("random", "cyclic"),
+    "inter_reduction": ("sum", "mean"),
+    "init": ("torch", "xavier"),
+    "profile": tuple(PROFILES),
 }
+TABULAR_SCALINGS = ("minmax", "zscore", "none")
+# Upper bounds that keep a typo (or a hostile sidecar) from asking for hours or gigabytes.
+MAX_INTERPOLATION_POINTS = 16
+MAX_EPOCHS = 100_000
+MAX_TFD = 100
 
 
 def parse_interpolation(value: Any) -> Interpolation:
@@ -207,13 +249,18 @@ def parse_interpolation(value: Any) -> Interpolation:
             raise ValueError(f"interpolation must be 0, an integer m >= 2 or 'acai', got {value!r}") from None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value == 1:
         raise ValueError(f"interpolation must be 0, an integer m >= 2 or 'acai', got {value!r}")
+    if value > MAX_INTERPOLATION_POINTS:
+        raise ValueError(f"interpolation m = {value} is above the supported {MAX_INTERPOLATION_POINTS} anchors")
     return value
 
 
-def make_config(preset: str, **overrides: Any) -> Config:
-    """The preset's config with `overrides` (None values ignored) applied and validated."""
+def make_config(preset: str, profile: Optional[str] = None, **overrides: Any) -> Config:
+    """The preset's config, then the profile's settings, then `overrides` (None values ignored), validated."""
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    profile = profile or DEFAULT_PROFILE
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
     overrides = {k: v for k, v in overrides.items() if v is not None}
     valid = {f.name for f in dataclasses.fields(Config)}
     unknown = set(overrides) - valid
@@ -221,18 +268,93 @@ def make_config(preset: str, **overrides: Any) -> Config:
         raise ValueError(f"unknown config field(s) {sorted(unknown)}; valid fields: {sorted(valid)}")
     if "interpolation" in overrides:
         overrides["interpolation"] = parse_interpolation(overrides["interpolation"])
-    cfg = replace(PRESETS[preset], **overrides)
+    cfg = replace(PRESETS[preset], **{**PROFILES[profile], "profile": profile, **overrides})
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: Config) -> Config:
+    """Raise ValueError naming the first field out of its range (also used on configs read from sidecars)."""
     for name, choices in _CHOICES.items():
         if getattr(cfg, name) not in choices:
             raise ValueError(f"{name} must be one of {choices}, got {getattr(cfg, name)!r}")
-    if cfg.epochs < 1 or cfg.batch_size < 2 or cfg.tfd < 1:
-        raise ValueError("epochs >= 1, batch_size >= 2 and tfd >= 1 are required")
-    if not 0.0 <= cfg.selection_start <= 1.0:
-        raise ValueError("selection_start is a fraction of the epochs, in [0, 1]")
+    parse_interpolation(cfg.interpolation)
+    tabular = cfg.arch.family == "mlp"
+    if tabular and cfg.scaling not in TABULAR_SCALINGS:
+        raise ValueError(f"scaling must be one of {TABULAR_SCALINGS} for a tabular preset, got {cfg.scaling!r}")
+    if not tabular and cfg.scaling != "range":
+        raise ValueError(f"image presets map their pixel range to [-1, 1] (scaling 'range'), got {cfg.scaling!r}")
+    checks = [
+        (1 <= cfg.epochs <= MAX_EPOCHS, f"epochs must be in [1, {MAX_EPOCHS}]"),
+        (cfg.batch_size >= 2, "batch_size must be at least 2"),
+        (1 <= cfg.tfd <= MAX_TFD, f"tfd must be in [1, {MAX_TFD}]"),
+        (_finite(cfg.lam) and cfg.lam >= 0, "lam (the interpolation weight) must be a finite number >= 0"),
+        (_finite(cfg.recon_weight) and cfg.recon_weight >= 0, "recon_weight must be a finite number >= 0"),
+        (_finite(cfg.gp_weight) and cfg.gp_weight >= 0, "gp_weight must be a finite number >= 0"),
+        (_finite(cfg.acai_gamma) and 0 <= cfg.acai_gamma <= 1, "acai_gamma must lie in [0, 1]"),
+        (0.0 <= cfg.selection_start <= 1.0, "selection_start is a fraction of the epochs, in [0, 1]"),
+        (cfg.selection_max_samples >= 1, "selection_max_samples must be positive"),
+    ]
+    for opt_name in ("opt_encoder", "opt_generator", "opt_critic"):
+        o = getattr(cfg, opt_name)
+        checks.append((o.name in ("adam", "sgd"), f"{opt_name}: optimizer must be 'adam' or 'sgd'"))
+        checks.append((_finite(o.lr) and 0 <= o.lr <= 1.0, f"{opt_name}: the learning rate must lie in [0, 1]"))
+        checks.append((len(o.betas) == 2 and all(_finite(b) and 0 <= b < 1 for b in o.betas),
+                       f"{opt_name}: betas must be two numbers in [0, 1)"))
+    for ok, message in checks:
+        if not ok:
+            raise ValueError(message)
     return cfg
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def with_learning_rate(cfg: Config, lr: float) -> Config:
     """The same config with every optimiser's learning rate set to `lr`."""
-    return replace(cfg, opt_encoder=replace(cfg.opt_encoder, lr=lr), opt_generator=replace(cfg.opt_generator, lr=lr),
-                   opt_critic=replace(cfg.opt_critic, lr=lr))
+    return validate(replace(cfg, opt_encoder=replace(cfg.opt_encoder, lr=lr),
+                            opt_generator=replace(cfg.opt_generator, lr=lr), opt_critic=replace(cfg.opt_critic, lr=lr)))
+
+
+def departures(cfg: Config) -> list[str]:
+    """The settings of `cfg` that are not the paper's text, in words: the label every report row, CLI print and app
+    badge carries ("recon_weight 1 (not in the paper)", ...). Empty = the paper's setting. Settings the paper never
+    prints (NOT_IN_PAPER) are compared with the library's reference choice, so a preset default chosen on validation
+    seeds is labelled too."""
+    reference = {f.name: f.default for f in dataclasses.fields(Config) if f.name in NOT_IN_PAPER}
+    if cfg.arch.family != "mlp":
+        reference["scaling"] = "range"
+    paper = replace(PRESETS[cfg.preset], **{**PROFILES["paper"], **reference}, profile="paper",
+                    interpolation=cfg.interpolation, latent_reg=cfg.latent_reg)
+    out = []
+    if cfg.preset not in PAPER_PRESETS:
+        out.append(f"preset {cfg.preset} (not in the paper)")
+    if cfg.profile != "paper":
+        out.append(f"profile {cfg.profile} (the authors' public code, not the paper's text)")
+    bundled = PROFILES[cfg.profile]
+    lrs = {name: (getattr(cfg, name).lr, getattr(paper, name).lr) for name in ("opt_encoder", "opt_generator",
+                                                                                "opt_critic")}
+    if len(set(lrs.values())) == 1 and next(iter(lrs.values()))[0] != next(iter(lrs.values()))[1]:
+        ours, theirs = next(iter(lrs.values()))
+        out.append(f"lr {ours:g} (the paper: {theirs:g})")
+        lrs = {}
+    for f in dataclasses.fields(Config):
+        name = f.name
+        ours, theirs = getattr(cfg, name), getattr(paper, name)
+        if name in ("profile", "preset") or ours == theirs or (name in bundled and ours == bundled[name]):
+            continue
+        if name.startswith("opt_"):
+            if name in lrs and ours.lr != theirs.lr:
+                out.append(f"{name[4:]} lr {ours.lr:g} (the paper: {theirs.lr:g})")
+            if ours.name != theirs.name or tuple(ours.betas) != tuple(theirs.betas) or ours.momentum != theirs.momentum:
+                out.append(f"{name[4:]} optimizer {ours.name} {tuple(ours.betas)} (not the paper's)")
+            continue
+        note = "not in the paper" if name in NOT_IN_PAPER else f"the paper: {theirs}"
+        out.append(f"{name} {ours} ({note})")
+    return out
+
+
+# Settings the paper does not print at all: any value other than the library's reference choice is labelled.
+NOT_IN_PAPER = {"recon_weight", "scaling", "anchors", "init", "alpha_sampler", "inter_real_pair", "inter_reduction"}
+PAPER_PRESETS = {"cifar10", "mnist", "fashion_mnist", "kdd99", "arrhythmia", "thyroid"}

@@ -34,10 +34,20 @@ def sample_alphas(n: int, m: int, scheme: str = "authors", generator: torch.Gene
 
 def anchor_indices(n: int, m: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
     """(m, n) indices into the batch: anchor 0 is the batch itself, the others are random permutations,
-    so one encoder pass over the batch serves every anchor."""
+    so one encoder pass over the batch serves every anchor. A tuple may repeat a sample (about 1% of 3-point
+    tuples in a batch of 256)."""
     rows = [torch.arange(n, device=device)]
     rows += [torch.randperm(n, generator=generator).to(device) for _ in range(m - 1)]
     return torch.stack(rows)
+
+
+def cyclic_anchor_indices(n: int, m: int, device=None) -> torch.Tensor:
+    """(m, n) indices: anchor j is the batch shifted cyclically by j * (n // m), the authors' scheme (their
+    `threeDCritic` rotates the batch by thirds). For n >= m no tuple ever repeats a sample."""
+    if n < m:
+        raise ValueError(f"cyclic anchors need a batch of at least m = {m} samples, got {n}")
+    base = torch.arange(n, device=device)
+    return torch.stack([(base + j * (n // m)) % n for j in range(m)])
 
 
 def simplex_mix(z: torch.Tensor, idx: torch.Tensor, alphas: torch.Tensor) -> torch.Tensor:
@@ -73,6 +83,11 @@ def adversarial_recon_loss(d_fake: torch.Tensor) -> torch.Tensor:
     return -d_fake.mean()
 
 
+def reconstruction_penalty(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+    """E[||x - G(E(x))||_2^2]: the optional stabiliser (`recon_weight`); NOT part of the paper's objective."""
+    return ((x - x_hat) ** 2).flatten(1).sum(dim=1).mean()
+
+
 # ---------------------------------------------------------------- latent regulariser (Section 4.2)
 
 def latent_regulariser(z: torch.Tensor) -> torch.Tensor:
@@ -82,9 +97,17 @@ def latent_regulariser(z: torch.Tensor) -> torch.Tensor:
 
 # ---------------------------------------------------------------- m-point simplex interpolation (Eq. 3)
 
-def simplex_critic_loss(d_inter: torch.Tensor, alphas: torch.Tensor) -> torch.Tensor:
-    """Eq. 3: E[sum_i (D_inter(x_i, x_hat) - (1 - alpha_i))^2], d_inter (m, n), alphas (n, m)."""
-    return ((d_inter - (1.0 - alphas.t())) ** 2).sum(dim=0).mean()
+def simplex_critic_loss(d_inter: torch.Tensor, alphas: torch.Tensor, reduction: str = "sum") -> torch.Tensor:
+    """Eq. 3: E[sum_i (D_inter(x_i, x_hat) - (1 - alpha_i))^2], d_inter (m, n), alphas (n, m). The authors' code
+    averages the m anchor terms instead (reduction "mean"), which is Eq. 3 divided by m."""
+    per_anchor = ((d_inter - (1.0 - alphas.t())) ** 2).mean(dim=1)
+    return per_anchor.sum() if reduction == "sum" else per_anchor.mean()
+
+
+def real_pair_loss(d_real_pair: torch.Tensor) -> torch.Tensor:
+    """The authors' second D_inter term (their `real1_loss`, ACAI's regulariser): D_inter(x, x_hat + gamma (x -
+    x_hat)) is pushed to 0, the value of a non-interpolated, realistic pair."""
+    return (d_real_pair ** 2).mean()
 
 
 def simplex_generator_loss(d_inter: torch.Tensor, alphas: torch.Tensor, lam: float) -> torch.Tensor:

@@ -1,11 +1,13 @@
-"""`MirroredAE`: the method as a scikit-learn / PyOD style detector.
+"""`MirroredAE`: the method as a PyOD-style detector.
 
     model = MirroredAE(preset="digits", interpolation=3).fit(X_train)
     scores = model.decision_function(X_test)        # higher = more anomalous
-    labels = model.predict(X_test)                   # 1 = anomaly, threshold from `contamination`
+    labels = model.predict(X_test)                   # 1 = anomaly, 0 = normal; threshold from `contamination`
 
-Inputs are in the data's raw units (pixels in the preset's `input_range`, tabular features as they come);
-the model normalises them itself and writes the normalisation into its checkpoints.
+The API convention is PyOD's (not scikit-learn's OutlierMixin, whose predict returns -1/+1): `decision_function`
+is higher for more anomalous samples, `predict` returns 0/1, and `fit` leaves `decision_scores_`, `threshold_` and
+`labels_` on the training data. Inputs are in the data's raw units (pixels in the preset's `input_range`, tabular
+features as they come); the model normalises them itself and writes the normalisation into its checkpoints.
 """
 from __future__ import annotations
 
@@ -16,15 +18,15 @@ from typing import Optional
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, OutlierMixin
+from sklearn.base import BaseEstimator
 
 from . import checkpoint as ckpt
-from .config import Config, make_config, with_learning_rate
+from . import scoring
+from .config import Config, departures, make_config, validate, with_learning_rate
 from .networks import build_networks
-from .scaling import Scaler
-from .train import Callback, Trainer, TrainingDiverged, feature_scores
-
-SCORES = ("feature", "l2", "latent_norm")
+from .scaling import Scaler, scaler_for
+from .scoring import SCORES
+from .train import Callback, Trainer, TrainingDiverged
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -45,23 +47,29 @@ class NotFittedError(RuntimeError):
     pass
 
 
-class MirroredAE(BaseEstimator, OutlierMixin):
+class MirroredAE(BaseEstimator):
     """Mirrored adversarial autoencoder with m-point simplex interpolation (Wu et al.).
 
-    Parameters left as None take the preset's value from the paper's tables (see `core.config`).
+    Parameters left as None take the preset's value from the paper's tables, then the profile's (see `core.config`).
     interpolation: 0 (none), m >= 2 (m-point simplex) or "acai" (Berthelot et al., the ablation baseline).
+    profile: "paper" (the paper's text) or "authors" (the authors' public code); see `core.config.PROFILES`.
+    scaling: tabular features "minmax", "zscore" or "none" (fitted on the training data); None = the preset's.
+    recon_weight: weight of an L2 reconstruction term in the E/G loss (a stabiliser NOT in the paper; 0 = paper).
     contamination: expected anomaly fraction in the training data, for `threshold_` as in PyOD.
     threads: CPU threads for training (None = torch's default). Small models gain little from several threads,
     and on a CPU that other processes also load, multi-threaded small ops can run many times slower: use 1 there.
     """
 
-    def __init__(self, preset: str = "digits", interpolation=3, lam: Optional[float] = None,
-                 epochs: Optional[int] = None, batch_size: Optional[int] = None, lr: Optional[float] = None,
-                 tfd: Optional[int] = None, lipschitz: Optional[str] = None, alpha_sampler: Optional[str] = None,
-                 latent_reg: bool = True, contamination: float = 0.1, device: str = "auto", bf16: bool = False,
-                 seed: int = 0, threads: Optional[int] = None, config_overrides: Optional[dict] = None):
+    def __init__(self, preset: str = "digits", interpolation=3, profile: Optional[str] = None,
+                 lam: Optional[float] = None, epochs: Optional[int] = None, batch_size: Optional[int] = None,
+                 lr: Optional[float] = None, tfd: Optional[int] = None, lipschitz: Optional[str] = None,
+                 alpha_sampler: Optional[str] = None, latent_reg: bool = True, scaling: Optional[str] = None,
+                 recon_weight: Optional[float] = None, contamination: float = 0.1, device: str = "auto",
+                 bf16: bool = False, seed: int = 0, threads: Optional[int] = None,
+                 config_overrides: Optional[dict] = None):
         self.preset = preset
         self.interpolation = interpolation
+        self.profile = profile
         self.lam = lam
         self.epochs = epochs
         self.batch_size = batch_size
@@ -70,6 +78,8 @@ class MirroredAE(BaseEstimator, OutlierMixin):
         self.lipschitz = lipschitz
         self.alpha_sampler = alpha_sampler
         self.latent_reg = latent_reg
+        self.scaling = scaling
+        self.recon_weight = recon_weight
         self.contamination = contamination
         self.device = device
         self.bf16 = bf16
@@ -80,10 +90,14 @@ class MirroredAE(BaseEstimator, OutlierMixin):
     # ------------------------------------------------------------ configuration
 
     def make_config(self) -> Config:
-        cfg = make_config(self.preset, interpolation=self.interpolation, lam=self.lam, epochs=self.epochs,
-                          batch_size=self.batch_size, tfd=self.tfd, lipschitz=self.lipschitz,
-                          alpha_sampler=self.alpha_sampler, latent_reg=self.latent_reg,
-                          **(self.config_overrides or {}))
+        if not (isinstance(self.contamination, (int, float)) and 0 < self.contamination < 0.5):
+            raise ValueError(f"contamination must lie in (0, 0.5), got {self.contamination!r}")
+        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
+            raise ValueError(f"threads must be a positive integer, got {self.threads!r}")
+        cfg = make_config(self.preset, profile=self.profile, interpolation=self.interpolation, lam=self.lam,
+                          epochs=self.epochs, batch_size=self.batch_size, tfd=self.tfd, lipschitz=self.lipschitz,
+                          alpha_sampler=self.alpha_sampler, latent_reg=self.latent_reg, scaling=self.scaling,
+                          recon_weight=self.recon_weight, **(self.config_overrides or {}))
         return with_learning_rate(cfg, self.lr) if self.lr is not None else cfg
 
     # ------------------------------------------------------------ input checks
@@ -113,6 +127,8 @@ class MirroredAE(BaseEstimator, OutlierMixin):
         if not fitting and tuple(X.shape[1:]) != tuple(self.input_shape_):
             raise ValueError(f"X has per-sample shape {tuple(X.shape[1:])} but the model was fitted on "
                              f"{tuple(self.input_shape_)}")
+        if np.iscomplexobj(X):
+            raise ValueError("X must be real-valued, got complex numbers")
         if not np.isfinite(X).all():
             raise ValueError("X contains NaN or infinite values")
         return X
@@ -136,7 +152,7 @@ class MirroredAE(BaseEstimator, OutlierMixin):
         self.device_ = resolve_device(self.device)
         self.input_shape_ = tuple(X.shape[1:])
         self.n_features_in_ = int(np.prod(self.input_shape_))
-        self.scaler_ = Scaler.for_images(cfg.input_range) if cfg.arch.family != "mlp" else Scaler.fit_minmax(X)
+        self.scaler_ = scaler_for(cfg, X)
         torch.manual_seed(self.seed)
         self.nets_ = build_networks(cfg, self.input_shape_).to(self.device_)
         Xt = self._to_tensor(X)
@@ -159,8 +175,10 @@ class MirroredAE(BaseEstimator, OutlierMixin):
         self.selected_epoch_ = result.selected_epoch
         self.training_status_ = result.status
         self.train_seconds_ = result.seconds
+        self.epochs_finished_ = result.epochs_finished
+        self.health_ = result.health
         self.fitted_at_ = time.strftime("%Y-%m-%dT%H:%M:%S")
-        self.decision_scores_ = feature_scores(self.nets_, Xt).cpu().numpy()
+        self.decision_scores_ = scoring.anomaly_scores(self.nets_, Xt).cpu().numpy()
         self._set_threshold()
 
     def _set_threshold(self) -> None:
@@ -170,24 +188,15 @@ class MirroredAE(BaseEstimator, OutlierMixin):
 
     # ------------------------------------------------------------ scoring
 
-    @torch.no_grad()
     def decision_function(self, X, score: str = "feature", batch_size: int = 1024) -> np.ndarray:
         """Anomaly scores, higher = more anomalous. "feature": ||f(x,x) - f(x,G(E(x)))||_1 with f the
         penultimate layer of D_recon (Section 5.2); "l2": ||x - G(E(x))||_2 in normalised units;
-        "latent_norm": ||E(x)||_2."""
+        "latent_norm": ||E(x)||_2. See `core.scoring`."""
         self._require_fitted()
         if score not in SCORES:
             raise ValueError(f"score must be one of {SCORES}, got {score!r}")
         Xt = self._to_tensor(self._check_X(X, fitting=False))
-        if score == "feature":
-            return feature_scores(self.nets_, Xt, batch_size).cpu().numpy()
-        self.nets_.train(False)
-        out = []
-        for i in range(0, len(Xt), batch_size):
-            x = Xt[i:i + batch_size]
-            z = self.nets_.encoder(x)
-            out.append(z.norm(dim=1) if score == "latent_norm" else (x - self.nets_.generator(z)).flatten(1).norm(dim=1))
-        return torch.cat(out).float().cpu().numpy()
+        return scoring.anomaly_scores(self.nets_, Xt, score, batch_size).cpu().numpy()
 
     def predict(self, X) -> np.ndarray:
         """1 for anomalies (score above `threshold_`), 0 for normal samples."""
@@ -195,15 +204,11 @@ class MirroredAE(BaseEstimator, OutlierMixin):
 
     # ------------------------------------------------------------ latent space
 
-    @torch.no_grad()
     def encode(self, X, batch_size: int = 1024) -> np.ndarray:
         self._require_fitted()
         Xt = self._to_tensor(self._check_X(X, fitting=False))
-        self.nets_.train(False)
-        return torch.cat([self.nets_.encoder(Xt[i:i + batch_size]) for i in range(0, len(Xt), batch_size)]
-                         ).float().cpu().numpy()
+        return scoring.encode(self.nets_, Xt, batch_size).cpu().numpy()
 
-    @torch.no_grad()
     def decode(self, Z, batch_size: int = 1024) -> np.ndarray:
         """G(z) in the data's raw units."""
         self._require_fitted()
@@ -212,10 +217,8 @@ class MirroredAE(BaseEstimator, OutlierMixin):
             Z = Z[None]
         if Z.ndim != 2 or Z.shape[1] != self.config_.arch.latent_dim:
             raise ValueError(f"Z must be (n, {self.config_.arch.latent_dim}), got shape {Z.shape}")
-        self.nets_.train(False)
-        Zt = torch.from_numpy(Z).to(self.device_)
-        out = torch.cat([self.nets_.generator(Zt[i:i + batch_size]) for i in range(0, len(Zt), batch_size)])
-        return self.scaler_.inverse(out.float().cpu().numpy())
+        out = scoring.decode(self.nets_, torch.from_numpy(Z).to(self.device_), batch_size)
+        return self.scaler_.inverse(out.cpu().numpy())
 
     def reconstruct(self, X) -> np.ndarray:
         return self.decode(self.encode(X))
@@ -237,7 +240,6 @@ class MirroredAE(BaseEstimator, OutlierMixin):
             raise ValueError("weights must be non-negative and sum to 1 (a point of the simplex)")
         return W.astype(np.float32) @ Z
 
-    @torch.no_grad()
     def inter_critic(self, anchors, X_interp) -> np.ndarray:
         """D_inter(anchor_i, x_interp) for every anchor (rows) and interpolant (columns): the simplex critic's
         estimate of 1 - alpha_i. Only for models trained with simplex interpolation."""
@@ -246,11 +248,11 @@ class MirroredAE(BaseEstimator, OutlierMixin):
             raise ValueError("this model has no simplex critic D_inter (trained without simplex interpolation)")
         A = self._to_tensor(self._check_X(anchors, fitting=False))
         Xi = self._to_tensor(self._check_X(X_interp, fitting=False))
-        self.nets_.train(False)
-        m, k = len(A), len(Xi)
-        a = A.repeat_interleave(k, dim=0)
-        xi = Xi.repeat(m, *([1] * (Xi.dim() - 1)))
-        return self.nets_.d_inter(a, xi).view(m, k).float().cpu().numpy()
+        return scoring.inter_critic(self.nets_, A, Xi).cpu().numpy()
+
+    def departures(self) -> list[str]:
+        """The settings of this model that are not the paper's, in words (empty = the paper's setting)."""
+        return departures(self.config_ if hasattr(self, "config_") else self.make_config())
 
     # ------------------------------------------------------------ persistence
 
@@ -261,6 +263,7 @@ class MirroredAE(BaseEstimator, OutlierMixin):
             "params": self.get_params(), "config": self.config_.to_dict(), "input_shape": list(self.input_shape_),
             "scaler": self.scaler_.to_dict(), "history": self.history_, "selected_epoch": self.selected_epoch_,
             "training_status": self.training_status_, "train_seconds": self.train_seconds_,
+            "health": getattr(self, "health_", {}), "departures": departures(self.config_),
             "threshold": self.threshold_, "fitted_at": self.fitted_at_,
             "metrics": dict(getattr(self, "metrics_", {}), **(metrics or {})), **(extra or {}),
         }
@@ -271,7 +274,7 @@ class MirroredAE(BaseEstimator, OutlierMixin):
         """Rebuild a fitted model from a checkpoint; never executes code from the file."""
         tensors, meta = ckpt.load_checkpoint(path)
         try:
-            cfg = Config.from_dict(meta["config"])
+            cfg = validate(Config.from_dict(meta["config"]))
             params = dict(meta.get("params", {}), device=device)
             model = cls(**{k: v for k, v in params.items() if k in cls._get_param_names()})
             model.config_ = cfg
@@ -296,6 +299,7 @@ class MirroredAE(BaseEstimator, OutlierMixin):
         model.history_ = meta.get("history", {})
         model.selected_epoch_ = meta.get("selected_epoch")
         model.training_status_ = meta.get("training_status", "completed")
+        model.health_ = meta.get("health") or {}
         model.train_seconds_ = meta.get("train_seconds")
         model.fitted_at_ = meta.get("fitted_at")
         model.threshold_ = float(meta.get("threshold", math.inf))

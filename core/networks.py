@@ -231,9 +231,25 @@ def build_networks(cfg: Config, input_shape: tuple) -> Networks:
         nets = (build_conv if family == "conv" else build_resnet)(cfg.arch, tuple(input_shape), k)
     else:
         raise ValueError(f"unknown architecture family {family!r}")
+    if cfg.init == "xavier":
+        for module in nets.modules().values():
+            xavier_initialise(module)
     if cfg.uses_spectral_norm:
         _apply_spectral_norm(nets.d_recon)
     return nets
+
+
+def xavier_initialise(module: nn.Module) -> None:
+    """The authors' initialisation (their `model.py`): Xavier-uniform weights with gain sqrt(2) on the convolutions
+    of residual branches and 1 elsewhere, zero biases. PyTorch's default (Kaiming-uniform) otherwise."""
+    residual = {id(m) for block in module.modules() if isinstance(block, (GBlock, DBlock))
+                for m in block.residual.modules()}
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            gain = 2 ** 0.5 if id(m) in residual and isinstance(m, nn.Conv2d) else 1.0
+            nn.init.xavier_uniform_(m.weight, gain=gain)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
 
 
 def count_parameters(module: nn.Module) -> int:

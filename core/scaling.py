@@ -1,17 +1,23 @@
 """Input normalisation that travels with a model (it is written into every checkpoint).
 
 Images: the preset's raw pixel range (e.g. [0, 255], or [0, 16] for the 8x8 digits) is mapped affinely to
-[-1, 1], the range of the generator's tanh. Tabular data: per-feature min-max scaling to [0, 1], fitted on the
-training split only (the model's `fit`), so no statistic of the test split leaks into training.
+[-1, 1], the range of the generator's tanh. Tabular data (`Config.scaling`, fitted on the training normals only,
+so no statistic of the test split leaks into training): "minmax" maps each feature to [0, 1], "zscore" to zero
+mean and unit variance, "none" leaves the features as they are.
 """
 from __future__ import annotations
 
 import numpy as np
 
+KINDS = ("affine", "minmax", "zscore", "identity")
+
 
 class Scaler:
+    """x_scaled = (x - low) / span, then 2 x - 1 for images. `low`/`high` are the min/max (minmax), or the mean and
+    mean + std (zscore), so that one formula serves every kind and the sidecar stays two vectors."""
+
     def __init__(self, kind: str, low, high):
-        if kind not in ("affine", "minmax"):
+        if kind not in KINDS:
             raise ValueError(f"unknown scaler kind {kind!r}")
         self.kind = kind
         self.low = np.asarray(low, dtype=np.float64)
@@ -25,9 +31,21 @@ class Scaler:
         return cls("affine", float(input_range[0]), float(input_range[1]))
 
     @classmethod
-    def fit_minmax(cls, X: np.ndarray) -> "Scaler":
+    def fit(cls, X: np.ndarray, scaling: str) -> "Scaler":
+        """A tabular scaler of `Config.scaling` ("minmax", "zscore" or "none") fitted on X."""
         X = np.asarray(X, dtype=np.float64)
-        return cls("minmax", X.min(axis=0), X.max(axis=0))
+        if scaling == "minmax":
+            return cls("minmax", X.min(axis=0), X.max(axis=0))
+        if scaling == "zscore":
+            mean = X.mean(axis=0)
+            return cls("zscore", mean, mean + X.std(axis=0))
+        if scaling == "none":
+            return cls("identity", np.zeros(X.shape[1]), np.ones(X.shape[1]))
+        raise ValueError(f"unknown scaling {scaling!r}; choose minmax, zscore or none")
+
+    @classmethod
+    def fit_minmax(cls, X: np.ndarray) -> "Scaler":
+        return cls.fit(X, "minmax")
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         # float32 throughout: a CIFAR-10 training set in float64 would need over 1 GB for nothing.
@@ -46,3 +64,10 @@ class Scaler:
     @classmethod
     def from_dict(cls, d: dict) -> "Scaler":
         return cls(d["kind"], d["low"], d["high"])
+
+
+def scaler_for(config, X: np.ndarray) -> Scaler:
+    """The scaler a model of `config` fits on its training data X."""
+    if config.arch.family != "mlp":
+        return Scaler.for_images(config.input_range)
+    return Scaler.fit(X, config.scaling)

@@ -1,9 +1,10 @@
-"""Training as in the supplementary algorithm: critic updates (D_recon and D_inter together), E/G updates,
-and label-free model selection on the training feature loss.
+"""Training as in the supplementary algorithm: critic updates (D_recon and D_inter together), E/G updates, and
+label-free model selection on the training feature loss, with training-health figures every epoch.
 
-Each batch gives one critic step; every `tfd`-th batch also gives an E/G step. On those batches one forward
-pass of E and G (with gradients) serves both updates: the critics see its outputs detached, then the E/G loss
-reuses the same graph against the freshly updated critics.
+Each batch gives `tfd` critic steps on that same batch, then one E/G step (the authors' loop; `tfd` = 1 in the
+paper profile). One grad-enabled pass of E and G per batch serves everything: the critics see its outputs detached
+(each critic step draws fresh simplex weights), then the E/G loss reuses the same graph against the freshly updated
+critics, with the weights of the last critic step.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Iterable, Optional
 
 import torch
 
+from . import health
 from . import losses as L
 from .config import Config, OptimizerConfig
 from .networks import Networks
@@ -35,8 +37,7 @@ class StepInfo:
     epoch: int
     step: int  # global batch counter, from 0
     total_steps: int
-    eg_update: bool
-    losses: dict
+    losses: dict  # the latest values that reached the host (every `sync_every` steps)
     elapsed: float
 
 
@@ -49,6 +50,7 @@ class EpochInfo:
     elapsed: float
     eta: float
     is_best: bool
+    figures: dict = field(default_factory=dict)  # the epoch's training-health figures (core.health)
 
 
 class Callback:
@@ -65,23 +67,13 @@ class Callback:
 
 @dataclass
 class TrainResult:
-    history: dict = field(default_factory=dict)  # per-epoch lists: losses, loss_feat, seconds
+    history: dict = field(default_factory=dict)  # per-epoch lists: losses, health figures, loss_feat, seconds
     selected_epoch: Optional[int] = None
     status: str = "completed"  # completed | stopped | interrupted | diverged
     steps: int = 0
     seconds: float = 0.0
-
-
-def select_best_epoch(loss_feat: list, epochs: int, start_fraction: float) -> Optional[int]:
-    """Model selection of the supplementary algorithm: among the epochs from `start_fraction` of `epochs` on,
-    the one with the smallest training feature loss (None entries, not measured, are skipped)."""
-    start = selection_start_epoch(epochs, start_fraction)
-    candidates = [(v, e) for e, v in enumerate(loss_feat) if e >= start and v is not None and math.isfinite(v)]
-    return min(candidates)[1] if candidates else None
-
-
-def selection_start_epoch(epochs: int, start_fraction: float) -> int:
-    return min(int(round(start_fraction * epochs)), epochs - 1)
+    epochs_finished: int = 0
+    health: dict = field(default_factory=dict)  # core.health.summary of the kept weights
 
 
 def make_optimizer(cfg: OptimizerConfig, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
@@ -93,37 +85,86 @@ def make_optimizer(cfg: OptimizerConfig, params: Iterable[torch.nn.Parameter]) -
     raise ValueError(f"unknown optimizer {cfg.name!r}")
 
 
-def critic_steps_needed(cfg: Config, eg_steps_done: int) -> int:
-    """Critic steps before the next E/G step; "wgan" adds Arjovsky et al.'s warm-up of 100 steps."""
-    if cfg.tfd_schedule == "wgan" and (eg_steps_done < 25 or eg_steps_done % 500 == 0):
-        return 100
-    return cfg.tfd
-
-
 def set_requires_grad(modules, flag: bool) -> None:
     for m in modules:
         for p in m.parameters():
             p.requires_grad_(flag)
 
 
-@torch.no_grad()
-def feature_scores(nets: Networks, X: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """||f(x, x) - f(x, G(E(x)))||_1 for every row of X (already normalised, on the networks' device),
-    in eval mode; the caller restores the training mode if it needs it."""
-    nets.train(False)
-    out = []
-    for i in range(0, len(X), batch_size):
-        x = X[i:i + batch_size]
-        x_hat = nets.generator(nets.encoder(x))
-        out.append(L.feature_distance(nets.d_recon.features(x, x), nets.d_recon.features(x, x_hat)).float())
-    return torch.cat(out) if out else torch.zeros(0, device=X.device)
+def selection_start_epoch(epochs: int, start_fraction: float) -> int:
+    return min(int(round(start_fraction * epochs)), epochs - 1)
+
+
+class ModelSelector:
+    """The supplementary algorithm's label-free selection: from `start` on, keep the weights of the epoch with the
+    smallest training feature loss."""
+
+    def __init__(self, epochs: int, start_fraction: float):
+        self.start = selection_start_epoch(epochs, start_fraction)
+        self.best_epoch: Optional[int] = None
+        self.best_value = math.inf
+        self.best_state: Optional[dict] = None
+
+    def consider(self, epoch: int, loss_feat: Optional[float], nets: Networks) -> bool:
+        """Record the epoch's loss; True (and a copy of the weights kept) when it is the best so far."""
+        if epoch < self.start or loss_feat is None or not math.isfinite(loss_feat) or loss_feat >= self.best_value:
+            return False
+        self.best_epoch, self.best_value = epoch, loss_feat
+        self.best_state = copy.deepcopy(nets.state_dict())
+        return True
+
+
+class LossLog:
+    """The steps' losses stay on the device and reach the host together every `sync_every` steps and at the
+    epoch's end (one device synchronisation per window instead of one per step)."""
+
+    def __init__(self, sync_every: int):
+        self.sync_every = max(1, sync_every)
+        self.names: list[str] = []
+        self.pending: list[torch.Tensor] = []
+        self.first_step = 0
+        self.sums: dict[str, float] = {}
+        self.count = 0
+        self.latest: dict[str, float] = {}
+
+    def add(self, step: int, logs: dict) -> None:
+        if not self.pending:
+            self.first_step = step
+        self.names = list(logs)
+        self.pending.append(torch.stack([v.detach().float().reshape(()) for v in logs.values()]))
+
+    def due(self) -> bool:
+        return len(self.pending) >= self.sync_every
+
+    def sync(self) -> Optional[tuple[int, list[str]]]:
+        """Move the window to the host; (step, names) of the first non-finite loss, else None."""
+        if not self.pending:
+            return None
+        rows = torch.stack(self.pending).cpu().tolist()
+        self.pending = []
+        for offset, row in enumerate(rows):
+            bad = [n for n, v in zip(self.names, row) if not math.isfinite(v)]
+            if bad:
+                return self.first_step + offset, bad
+            for n, v in zip(self.names, row):
+                self.sums[n] = self.sums.get(n, 0.0) + v
+            self.count += 1
+        self.latest = dict(zip(self.names, rows[-1]))
+        return None
+
+    def epoch_means(self) -> dict:
+        means = {k: v / max(self.count, 1) for k, v in self.sums.items()}
+        self.sums, self.count = {}, 0
+        return means
 
 
 class Trainer:
-    def __init__(self, nets: Networks, cfg: Config, device: torch.device, seed: int = 0, bf16: bool = False):
+    def __init__(self, nets: Networks, cfg: Config, device: torch.device, seed: int = 0, bf16: bool = False,
+                 sync_every: Optional[int] = None):
         self.nets, self.cfg, self.device = nets, cfg, device
         self.gen = torch.Generator().manual_seed(seed)
         self.autocast = bf16 and device.type == "cuda"
+        self.sync_every = sync_every or (1 if device.type == "cpu" else 25)
         self.critics = [m for m in (nets.d_recon, nets.d_inter) if m is not None]
         self.opt_e = make_optimizer(cfg.opt_encoder, nets.encoder.parameters())
         self.opt_g = make_optimizer(cfg.opt_generator, nets.generator.parameters())
@@ -131,23 +172,36 @@ class Trainer:
 
     # ------------------------------------------------------------ one batch
 
-    def _forward(self, x: torch.Tensor) -> dict:
-        """One pass of E and G: reconstructions and (when interpolating) the decoded interpolants."""
-        cfg, nets = self.cfg, self.nets
-        z = nets.encoder(x)
-        out = {"z": z, "x_hat": nets.generator(z)}
-        n = x.shape[0]
+    def _anchors(self, n: int, device) -> torch.Tensor:
+        m = 2 if self.cfg.interpolation == "acai" else self.cfg.interpolation
+        if self.cfg.anchors == "cyclic":
+            return L.cyclic_anchor_indices(n, m, device)
+        return L.anchor_indices(n, m, self.gen, device)
+
+    def _interpolate(self, x: torch.Tensor, z: torch.Tensor) -> dict:
+        """Fresh simplex weights and the decoded interpolants G(sum_i alpha_i E(x_i)) (or ACAI's)."""
+        cfg, n = self.cfg, x.shape[0]
+        idx = self._anchors(n, x.device)
         if cfg.interpolation == "acai":
             alpha = (0.5 * torch.rand(n, generator=self.gen)).to(x)
-            perm = torch.randperm(n, generator=self.gen).to(x.device)
-            z_int = alpha[:, None] * z + (1.0 - alpha[:, None]) * z[perm]
-            out.update(alpha=alpha, x_int=nets.generator(z_int))
-        elif cfg.interpolation:
-            m = cfg.interpolation
-            alphas = L.sample_alphas(n, m, cfg.alpha_sampler, self.gen).to(x)
-            idx = L.anchor_indices(n, m, self.gen).to(x.device)
-            out.update(alphas=alphas, idx=idx, x_int=nets.generator(L.simplex_mix(z, idx, alphas)))
-        return out
+            z_int = alpha[:, None] * z + (1.0 - alpha[:, None]) * z[idx[1]]
+            return {"alpha": alpha, "idx": idx, "x_int": self.nets.generator(z_int)}
+        alphas = L.sample_alphas(n, cfg.interpolation, cfg.alpha_sampler, self.gen).to(x)
+        return {"alphas": alphas, "idx": idx, "x_int": self.nets.generator(L.simplex_mix(z, idx, alphas))}
+
+    def forward(self, x: torch.Tensor, with_grad: bool, base: Optional[dict] = None) -> dict:
+        """E(x), G(E(x)) (reused from `base` when given) and, when interpolating, fresh interpolants."""
+        self.nets.train(True)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast), torch.set_grad_enabled(with_grad):
+            if base is None:
+                z = self.nets.encoder(x)
+                fw = {"z": z, "x_hat": self.nets.generator(z)}
+            else:
+                fw = {"z": base["z"], "x_hat": base["x_hat"]}
+            if self.cfg.interpolation:
+                z = fw["z"] if with_grad else fw["z"].detach()
+                fw.update(self._interpolate(x, z))
+        return fw
 
     def _inter_critic(self, x: torch.Tensor, fw: dict, x_int: torch.Tensor) -> torch.Tensor:
         """D_inter(x_i, x_int) for every anchor i, as an (m, n) tensor, in one batched critic call."""
@@ -161,20 +215,23 @@ class Trainer:
         cfg, nets = self.cfg, self.nets
         x_hat = fw["x_hat"].detach()
         d_real, d_fake = nets.d_recon(x, x), nets.d_recon(x, x_hat)
-        parts = {"w_estimate": d_real.mean() - d_fake.mean()}
+        parts = {"w_estimate": (d_real.mean() - d_fake.mean()).detach()}
         if cfg.lipschitz == "gp":
             parts["d_recon"] = L.wgan_critic_loss(d_real, d_fake)
             parts["gp"] = cfg.gp_weight * L.gradient_penalty(nets.d_recon, torch.cat([x, x], 1),
                                                              torch.cat([x, x_hat], 1), self.gen)
         else:
             parts["d_recon"] = L.hinge_critic_loss(d_real, d_fake)
+        gamma = cfg.acai_gamma
         if cfg.interpolation == "acai":
-            gamma = cfg.acai_gamma
             parts["d_inter"] = L.acai_critic_loss(nets.d_inter(fw["x_int"].detach()), fw["alpha"],
                                                   nets.d_inter(gamma * x + (1 - gamma) * x_hat))
         elif cfg.interpolation:
-            parts["d_inter"] = L.simplex_critic_loss(self._inter_critic(x, fw, fw["x_int"].detach()), fw["alphas"])
-        total = parts["d_recon"] + parts.get("gp", 0.0) + parts.get("d_inter", 0.0)
+            parts["d_inter"] = L.simplex_critic_loss(self._inter_critic(x, fw, fw["x_int"].detach()), fw["alphas"],
+                                                     cfg.inter_reduction)
+            if cfg.inter_real_pair:
+                parts["d_inter_real"] = L.real_pair_loss(nets.d_inter(x, x_hat + gamma * (x - x_hat)))
+        total = sum(v for k, v in parts.items() if k != "w_estimate")
         return total, parts
 
     def _eg_loss(self, x: torch.Tensor, fw: dict) -> tuple[torch.Tensor, dict]:
@@ -182,17 +239,13 @@ class Trainer:
         parts = {"adv": L.adversarial_recon_loss(nets.d_recon(x, fw["x_hat"]))}
         if cfg.latent_reg:
             parts["latent_reg"] = L.latent_regulariser(fw["z"])
+        if cfg.recon_weight:
+            parts["recon"] = cfg.recon_weight * L.reconstruction_penalty(x, fw["x_hat"])
         if cfg.interpolation == "acai":
             parts["inter"] = L.acai_generator_loss(nets.d_inter(fw["x_int"]), cfg.lam)
         elif cfg.interpolation:
             parts["inter"] = L.simplex_generator_loss(self._inter_critic(x, fw, fw["x_int"]), fw["alphas"], cfg.lam)
         return sum(parts.values()), parts
-
-    def forward(self, x: torch.Tensor, with_grad: bool) -> dict:
-        """The step's single pass of E and G; with gradients only when an E/G update follows."""
-        self.nets.train(True)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast), torch.set_grad_enabled(with_grad):
-            return self._forward(x)
 
     def critic_step(self, x: torch.Tensor, fw: dict) -> dict:
         """Update D_recon and D_inter together (supplementary algorithm); E and G are untouched."""
@@ -220,12 +273,14 @@ class Trainer:
         logs["eg"] = total.detach()
         return logs
 
-    def step(self, x: torch.Tensor, eg_update: bool) -> dict:
-        """One critic step, then (if `eg_update`) one E/G step. Returns the losses as tensors."""
-        fw = self.forward(x, with_grad=eg_update)
-        logs = self.critic_step(x, fw)
-        if eg_update:
-            logs.update(self.eg_step(x, fw))
+    def step(self, x: torch.Tensor) -> dict:
+        """`tfd` critic steps on the batch x (fresh simplex weights each), then one E/G step. Losses as tensors."""
+        fw = self.forward(x, with_grad=True)
+        for t in range(self.cfg.tfd):
+            if t:
+                fw = self.forward(x, with_grad=t == self.cfg.tfd - 1, base=fw) if self.cfg.interpolation else fw
+            logs = self.critic_step(x, fw)
+        logs.update(self.eg_step(x, fw))  # the last critic step's interpolants were drawn with gradients
         return logs
 
     # ------------------------------------------------------------ the loop
@@ -239,83 +294,85 @@ class Trainer:
         bs = min(cfg.batch_size, n)
         batches = n // bs  # the last partial batch is dropped: batch statistics stay comparable
         total = cfg.epochs * batches
-        sel_start = selection_start_epoch(cfg.epochs, cfg.selection_start)
-        sel_idx = torch.randperm(n, generator=self.gen)[: cfg.selection_max_samples].to(X.device)
-        X_sel = X[sel_idx]
-
+        X_probe = X[torch.randperm(n, generator=self.gen)[: cfg.selection_max_samples].to(X.device)]
+        initial = {"encoder": health.flat_weights(nets.encoder), "generator": health.flat_weights(nets.generator)}
+        selector = ModelSelector(cfg.epochs, cfg.selection_start)
+        log = LossLog(self.sync_every)
         result = TrainResult(history={"loss_feat": [], "seconds": []})
         last_good = copy.deepcopy(nets.state_dict())
-        best_state, best_feat = None, math.inf
+        figures_by_epoch: list[dict] = []
         for cb in callbacks:
             cb.on_train_begin(total, cfg.epochs)
         t0 = time.perf_counter()
-        step = eg_steps = critic_since_eg = 0
+        step = 0
+
+        def restore_last_good() -> str:
+            nets.load_state_dict(selector.best_state or last_good)
+            return "weights of the best epoch so far" if selector.best_state else "weights of the last finished epoch"
+
+        def check(epoch: int) -> None:
+            bad = log.sync()
+            if bad:
+                result.status = "diverged"
+                raise TrainingDiverged(epoch, bad[0], bad[1], restore_last_good(), result)
+
         try:
             for epoch in range(cfg.epochs):
                 perm = torch.randperm(n, generator=self.gen).to(X.device)
-                sums: dict[str, float] = {}
-                counts: dict[str, int] = {}
                 for b in range(batches):
-                    x = X[perm[b * bs:(b + 1) * bs]]
-                    eg_update = critic_since_eg + 1 >= critic_steps_needed(cfg, eg_steps)
-                    logs = self.step(x, eg_update)
-                    names = list(logs)
-                    values = torch.stack([v.detach().float() for v in logs.values()]).tolist()
-                    vals = dict(zip(names, values))
-                    bad = [k for k, v in vals.items() if not math.isfinite(v)]
-                    if bad:
-                        restored = "weights of the best epoch so far" if best_state else "weights of the last finished epoch"
-                        nets.load_state_dict(best_state or last_good)
-                        result.status = "diverged"
-                        raise TrainingDiverged(epoch, step, bad, restored, result)
-                    for k, v in vals.items():
-                        sums[k] = sums.get(k, 0.0) + v
-                        counts[k] = counts.get(k, 0) + 1
-                    if eg_update:
-                        eg_steps += 1
-                        critic_since_eg = 0
-                    else:
-                        critic_since_eg += 1
+                    log.add(step, self.step(X[perm[b * bs:(b + 1) * bs]]))
+                    if log.due():
+                        check(epoch)
                     step += 1
-                    info = StepInfo(epoch, step - 1, total, eg_update, vals, time.perf_counter() - t0)
+                    info = StepInfo(epoch, step - 1, total, log.latest, time.perf_counter() - t0)
                     for cb in callbacks:
                         cb.on_step(info)
                     if any(cb.stop_training for cb in callbacks):
                         result.status = "stopped"
                         break
-                means = {k: sums[k] / counts[k] for k in sums}
-                for k, v in means.items():
-                    result.history.setdefault(k, []).append(v)
-                loss_feat = None
-                if epoch >= sel_start and result.status == "completed":
-                    loss_feat = float(feature_scores(nets, X_sel).mean())
-                    if not math.isfinite(loss_feat):
-                        nets.load_state_dict(best_state or last_good)
-                        result.status = "diverged"
-                        raise TrainingDiverged(epoch, step, ["loss_feat"], "weights of the last finished epoch", result)
-                is_best = loss_feat is not None and loss_feat < best_feat
-                if is_best:
-                    best_feat, best_state = loss_feat, copy.deepcopy(nets.state_dict())
-                    result.selected_epoch = epoch
-                result.history["loss_feat"].append(loss_feat)
-                elapsed = time.perf_counter() - t0
-                result.history["seconds"].append(elapsed)
-                eta = elapsed / max(step, 1) * (total - step)
+                check(epoch)
+                means = log.epoch_means()
+                figures = health.probe(nets, X_probe, initial)
+                figures["w_estimate"] = means.get("w_estimate", math.nan)
+                if not math.isfinite(figures["loss_feat"]):
+                    result.status = "diverged"
+                    raise TrainingDiverged(epoch, step, ["loss_feat"], restore_last_good(), result)
+                loss_feat = figures["loss_feat"] if epoch >= selector.start else None
+                is_best = result.status == "completed" and selector.consider(epoch, loss_feat, nets)
+                self._record(result, epoch, means, figures, loss_feat, time.perf_counter() - t0)
+                figures_by_epoch.append(figures)
                 if result.status == "completed":
                     last_good = copy.deepcopy(nets.state_dict())
+                    result.epochs_finished = epoch + 1
+                elapsed = time.perf_counter() - t0
+                eta = elapsed / max(step, 1) * (total - step)
                 for cb in callbacks:
-                    cb.on_epoch(EpochInfo(epoch, cfg.epochs, means, loss_feat, elapsed, eta, is_best))
+                    cb.on_epoch(EpochInfo(epoch, cfg.epochs, means, loss_feat, elapsed, eta, is_best, figures))
                 if result.status != "completed":
                     break
         except KeyboardInterrupt:
-            # An interrupted run loses nothing: keep the best (or last finished) weights and report it.
+            # An interrupted run loses nothing: it keeps the best (or last finished) epoch's weights.
             result.status = "interrupted"
-            nets.load_state_dict(best_state or last_good)
+            restore_last_good()
         else:
-            if best_state is not None:
-                nets.load_state_dict(best_state)
+            if selector.best_state is not None:
+                nets.load_state_dict(selector.best_state)
         finally:
             result.steps = step
             result.seconds = time.perf_counter() - t0
+            result.selected_epoch = selector.best_epoch
+            kept = selector.best_epoch if selector.best_epoch is not None else len(figures_by_epoch) - 1
+            if figures_by_epoch and kept >= 0:
+                result.health = health.summary(figures_by_epoch[kept], result.status, kept)
             nets.train(False)
         return result
+
+    @staticmethod
+    def _record(result: TrainResult, epoch: int, means: dict, figures: dict, loss_feat, seconds: float) -> None:
+        history = result.history
+        for k, v in means.items():
+            history.setdefault(k, [None] * epoch).append(v)
+        for k in health.FIGURES:
+            history.setdefault(k, []).append(figures[k])
+        history["loss_feat"].append(loss_feat)
+        history["seconds"].append(seconds)

@@ -191,10 +191,10 @@ def test_roc_page_threshold_changes_precision_and_recall():
 def _digit_pngs(n=4):
     from core.data import load_dataset
 
-    from app import lab
+    from app import images
 
     ds = load_dataset("digits")
-    return [(f"digit{i}.png", lab.png_bytes(lab.to_uint8_image(ds.X_test[i], (0, 16))), "image/png") for i in range(n)]
+    return [(f"digit{i}.png", images.png_bytes(images.to_uint8_image(ds.X_test[i], (0, 16))), "image/png") for i in range(n)]
 
 
 def test_score_page_ranks_uploaded_images_and_a_zip():

@@ -28,7 +28,8 @@ from PIL import Image
 
 from core.data import (DATASETS, DataFileError, Dataset, DatasetNotFoundError, DownloadError, cache_dir,
                        download, load_dataset, resolve_data_dir, verify)
-from core.data import cifar, cli, kdd
+from core.cli import data as cli
+from core.data import cifar, kdd
 from core.data.idx import read_idx
 from core.data.images import images_from_files
 from core.data.paths import cached_arrays

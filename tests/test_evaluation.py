@@ -10,7 +10,8 @@ from core.data.dataset import Dataset
 from core.evaluation import paper_results, protocols as P
 from core.evaluation.baselines import ABLATIONS, make_method, parse_method
 from core.evaluation.metrics import auc, evaluate, mean_std, top_k_prf
-from core.evaluation.reproduce import COLUMNS, main as reproduce
+from core.cli.reproduce import main as reproduce
+from core.evaluation.report import COLUMNS
 
 
 # ------------------------------------------------------------------ synthetic datasets
@@ -247,7 +248,7 @@ def test_reproduce_never_overwrites_a_report_of_another_budget(tmp_path):
 
 
 def test_report_states_each_class_and_the_class_mean_against_baselines_and_paper():
-    from core.evaluation.reproduce import render_markdown
+    from core.evaluation.report import render_markdown
 
     def row(method, klass, seed, value):
         return {"dataset": "fashion_mnist", "anomaly_class": klass, "method": method, "seed": seed,

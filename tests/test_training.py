@@ -1,5 +1,5 @@
-"""Training mechanics: which parameters each step moves, gradient flow of the interpolation term, model
-selection, divergence and interruption handling."""
+"""Training mechanics: which parameters each step moves, gradient flow of the interpolation term, the authors'
+schedule, model selection inside the real loop, divergence and interruption handling."""
 import math
 
 import pytest
@@ -8,7 +8,8 @@ import torch
 from core import losses as L
 from core.config import make_config
 from core.networks import build_networks
-from core.train import Callback, Trainer, TrainingDiverged, feature_scores, select_best_epoch
+from core.scoring import anomaly_scores
+from core.train import Callback, ModelSelector, Trainer, TrainingDiverged
 
 
 def params(module):
@@ -88,7 +89,7 @@ def test_score_is_exactly_zero_for_a_perfect_reconstruction():
     nets.encoder = torch.nn.Identity()
     nets.generator = torch.nn.Identity()  # G(E(x)) = x
     X = torch.rand(50, 6)
-    assert (feature_scores(nets, X) == 0).all()
+    assert (anomaly_scores(nets, X) == 0).all()
 
 
 def test_score_is_l1_of_penultimate_features():
@@ -98,35 +99,59 @@ def test_score_is_l1_of_penultimate_features():
     with torch.no_grad():
         x_hat = nets.generator(nets.encoder(X))
         expected = (nets.d_recon.body(torch.cat([X, X], 1)) - nets.d_recon.body(torch.cat([X, x_hat], 1))).abs().sum(1)
-    assert torch.allclose(feature_scores(nets, X), expected)
+    assert torch.allclose(anomaly_scores(nets, X), expected)
 
 
-def test_model_selection_picks_the_smallest_feature_loss_after_60_percent():
-    history = [5.0, 4.0, 3.0, 2.0, 1.0, 0.5, 8.0, 2.5, 7.0, 6.0]  # epoch 5 is smaller but too early
-    assert select_best_epoch(history, 10, 0.6) == 7
-    assert select_best_epoch([None] * 6 + [3.0, 1.0, math.nan, 2.0], 10, 0.6) == 7
-    assert select_best_epoch([1.0, 2.0], 2, 0.6) == 1  # the start is clamped to the last epoch
-    assert select_best_epoch([None, None], 2, 0.6) is None
+def test_model_selector_keeps_the_smallest_feature_loss_from_its_start():
+    nets = tiny_trainer(0)[1]
+    selector = ModelSelector(10, 0.6)
+    assert selector.start == 6
+    for epoch, value in enumerate([5.0, 4.0, 3.0, 2.0, 1.0, 0.5, 8.0, 2.5, 7.0, math.nan]):  # epoch 5 is too early
+        selector.consider(epoch, value, nets)
+    assert selector.best_epoch == 7 and selector.best_value == 2.5
+    assert ModelSelector(2, 0.6).start == 1  # the start is clamped to the last epoch
 
 
-def test_training_restores_the_selected_epoch(monkeypatch):
-    import core.train as T
+def scripted_probe(monkeypatch, values):
+    """Replace the trainer's per-epoch probe: its loss_feat follows `values`; the weights it saw are recorded."""
+    import core.health as H
 
-    trainer, nets = tiny_trainer(0, epochs=5, batch_size=8, selection_start=0.0)
-    scripted = iter([3.0, 1.0, 2.0, 4.0, 5.0])  # epoch 1 is best
-    states = []
-    orig = T.feature_scores
+    scripted, states = iter(values), []
+    real = H.probe
 
-    def fake_scores(nets_, X, batch_size=1024):
+    def fake(nets_, X, initial, batch_size=1024):
         states.append({k: v.clone() for k, v in nets_.state_dict().items()})
-        return torch.full((len(X),), next(scripted))
+        return dict(real(nets_, X, initial), loss_feat=next(scripted))
 
-    monkeypatch.setattr(T, "feature_scores", fake_scores)
+    monkeypatch.setattr(H, "probe", fake)
+    return states
+
+
+def test_the_real_loop_selects_only_from_60_percent_of_the_epochs(monkeypatch):
+    trainer, nets = tiny_trainer(0, epochs=10, batch_size=8)
+    states = scripted_probe(monkeypatch, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 3.0, 1.0, 2.0, 4.0])  # 0..5 are too early
     result = trainer.fit(batch(n=32))
-    assert result.selected_epoch == 1
+    assert result.selected_epoch == 7
+    assert result.history["loss_feat"][:6] == [None] * 6
+    final = nets.state_dict()
+    assert all(torch.equal(final[k], states[7][k]) for k in final)
+    assert result.health["epoch"] == 7
+
+
+def test_an_interrupted_run_holds_exactly_the_best_epochs_weights(monkeypatch):
+    trainer, nets = tiny_trainer(0, epochs=6, batch_size=8, selection_start=0.0)
+    states = scripted_probe(monkeypatch, [3.0, 1.0, 2.0, 4.0, 5.0, 6.0])  # epoch 1 is best
+
+    class Interrupt(Callback):
+        def on_step(self, info):
+            if info.step == 13:  # inside epoch 3 (4 steps per epoch)
+                raise KeyboardInterrupt
+
+    result = trainer.fit(batch(n=32), [Interrupt()])
+    assert result.status == "interrupted" and result.selected_epoch == 1
     final = nets.state_dict()
     assert all(torch.equal(final[k], states[1][k]) for k in final)
-    monkeypatch.setattr(T, "feature_scores", orig)
+    assert not all(torch.equal(final[k], states[2][k]) for k in final)
 
 
 def test_nan_stops_training_with_a_clear_error_and_keeps_last_good_weights(monkeypatch):
@@ -153,7 +178,7 @@ def test_nan_stops_training_with_a_clear_error_and_keeps_last_good_weights(monke
     assert all(torch.equal(state[k], snapshots[0][k]) for k in state), "weights are not those of the last good epoch"
 
 
-def test_stop_callback_and_keyboard_interrupt_keep_weights():
+def test_stop_callback_stops_after_the_current_step():
     class StopAt(Callback):
         def on_step(self, info):
             if info.step == 3:
@@ -163,27 +188,78 @@ def test_stop_callback_and_keyboard_interrupt_keep_weights():
     result = trainer.fit(batch(n=32), [StopAt()])
     assert result.status == "stopped" and result.steps == 4
 
-    class Interrupt(Callback):
-        def on_step(self, info):
-            if info.step == 5:
-                raise KeyboardInterrupt
 
-    trainer, nets = tiny_trainer(2, epochs=3, batch_size=8)
-    result = trainer.fit(batch(n=32), [Interrupt()])
-    assert result.status == "interrupted"
-    assert all(torch.isfinite(p).all() for p in nets.encoder.parameters())
+class CountingOptimizer:
+    """Wraps an optimizer and logs each step, so the schedule is read from what really ran."""
+
+    def __init__(self, opt, name, log):
+        self.opt, self.name, self.log = opt, name, log
+
+    def step(self, *a, **k):
+        self.log.append(self.name)
+        return self.opt.step(*a, **k)
+
+    def zero_grad(self, *a, **k):
+        return self.opt.zero_grad(*a, **k)
 
 
-def test_tfd_gives_one_eg_step_per_tfd_critic_steps():
-    trainer, _ = tiny_trainer(0, epochs=1, batch_size=4, tfd=3)
-    seen = []
+@pytest.mark.parametrize("profile,interpolation", [("authors", 3), ("authors", 0), ("paper", 3)])
+def test_each_batch_gets_exactly_tfd_critic_steps_then_one_eg_step(profile, interpolation):
+    trainer, _ = tiny_trainer(interpolation, profile=profile, epochs=1, batch_size=8)
+    log = []
+    trainer.opt_d = CountingOptimizer(trainer.opt_d, "D", log)
+    trainer.opt_e = CountingOptimizer(trainer.opt_e, "E", log)
+    trainer.opt_g = CountingOptimizer(trainer.opt_g, "G", log)
+    seen_batches = []
+    real_critic = trainer.critic_step
 
-    class Rec(Callback):
-        def on_step(self, info):
-            seen.append(info.eg_update)
+    def critic_step(x, fw):
+        seen_batches.append(x)
+        return real_critic(x, fw)
 
-    trainer.fit(batch(n=24), [Rec()])
-    assert seen == [False, False, True, False, False, True]
+    trainer.critic_step = critic_step
+    trainer.fit(batch(n=24))  # 3 batches
+    tfd = 5 if profile == "authors" else 1
+    assert log == (["D"] * tfd + ["E", "G"]) * 3
+    for b in range(3):  # every critic step of a batch saw that same batch
+        group = seen_batches[b * tfd:(b + 1) * tfd]
+        assert all(torch.equal(group[0], x) for x in group)
+
+
+def test_the_authors_critic_draws_fresh_simplex_weights_at_each_critic_step():
+    trainer, _ = tiny_trainer(3, profile="authors")
+    x = batch()
+    drawn = []
+    real = trainer.critic_step
+
+    def critic_step(x_, fw):
+        drawn.append(fw["alphas"].clone())
+        return real(x_, fw)
+
+    trainer.critic_step = critic_step
+    trainer.step(x)
+    assert len(drawn) == 5 and not any(torch.equal(drawn[0], a) for a in drawn[1:])
+
+
+def test_the_real_pair_term_pushes_d_inter_to_zero():
+    d = torch.tensor([0.0, 0.0, 0.0])
+    assert L.real_pair_loss(d) == 0
+    assert L.real_pair_loss(torch.tensor([0.5, -0.5])) == pytest.approx(0.25)
+    trainer, nets = tiny_trainer(3, profile="authors")
+    x = batch()
+    fw = trainer.forward(x, with_grad=False)
+    _, parts = trainer._critic_loss(x, fw)
+    with torch.no_grad():
+        x_hat = fw["x_hat"]
+        expected = (nets.d_inter(x, x_hat + 0.2 * (x - x_hat)) ** 2).mean()
+    assert torch.allclose(parts["d_inter_real"], expected)
+
+
+def test_cyclic_anchors_never_repeat_a_sample_in_a_tuple():
+    for n in (3, 7, 64, 65, 256):
+        idx = L.cyclic_anchor_indices(n, 3)
+        assert all(len(set(idx[:, j].tolist())) == 3 for j in range(n))
+        assert all(sorted(row.tolist()) == list(range(n)) for row in idx)
 
 
 def test_training_is_seeded_and_reproducible_on_cpu():

@@ -4,9 +4,9 @@ import functools
 import pandas as pd
 import streamlit as st
 
-from app import lab, state
+from app import analysis, caches, display, figures, images, sidebar
 
-ctx = state.context()
+ctx = sidebar.context()
 st.title("Latent map")
 st.caption("2-D projections of the test set's latent codes E(x), one panel per model, as in the paper's Fig. 2: "
            "simplex interpolation should pull the normal latents together and push the anomalies out. "
@@ -15,12 +15,12 @@ if not ctx.require_data() or not ctx.require_models():
     st.stop()
 
 c1, c2, c3, c4 = st.columns([2, 2, 2, 1.2])
-method = c1.radio("Projection", lab.PROJECTIONS, horizontal=True, key="map_method",
+method = c1.radio("Projection", analysis.PROJECTIONS, horizontal=True, key="map_method",
                   help="PCA is instant and exact; t-SNE (openTSNE) and UMAP take a few seconds per model the "
                        "first time, then come from the cache.")
 colour_by = c2.radio("Colour", ["anomaly", "class"], horizontal=True, key="map_colour",
                      format_func={"anomaly": "normal vs anomaly", "class": "by class"}.get)
-n_test = len(state.split_for(ctx.entries[0]).X_test)
+n_test = len(caches.split_for(ctx.entries[0]).X_test)
 sizes = [n for n in (250, 500, 1000, 2000, 4000) if n < n_test] + [n_test]
 if st.session_state.get("map_n") not in sizes:  # another dataset's sample size
     st.session_state["map_n"] = min(1000, n_test) if min(1000, n_test) in sizes else sizes[-1]
@@ -50,18 +50,18 @@ panels = []
 for i, (col, entry) in enumerate(zip(cols, ctx.entries)):
     with col:
         try:
-            model = state.model(entry["path"])
+            model = caches.model(entry["path"])
         except Exception as e:  # noqa: BLE001
             st.error(f"{entry['name']}: {e}")
             continue
-        sp = state.split_for(entry)
-        idx, _ = state.latents(entry, "test", max_n)
-        proj = state.projection(entry, method, max_n)
-        scores = state.test_scores(entry)
-        sep = state.separation(entry, max_n, k=k)
-        classes = state.class_names_of(ctx.ds, sp)
+        sp = caches.split_for(entry)
+        idx, _ = caches.latents(entry, "test", max_n)
+        proj = caches.projection(entry, method, max_n)
+        scores = caches.test_scores(entry)
+        sep = caches.separation(entry, max_n, k=k)
+        classes = caches.class_names_of(ctx.ds, sp)
         panels.append((entry, model, sp, scores, classes))
-        st.markdown(f"**{lab.interpolation_label(entry['interpolation'])}**  \n`{entry['name']}`")
+        st.markdown(f"**{figures.interpolation_label(entry['interpolation'])}**  \n`{entry['name']}`")
         m1, m2, m3 = st.columns(3)
         m1.metric("k-NN AUC", f"{sep['knn_auc']:.3f}",
                   help=f"AUC of the mean distance of each test latent to its {k} nearest TRAIN latents.")
@@ -74,12 +74,12 @@ for i, (col, entry) in enumerate(zip(cols, ctx.entries)):
         rows = [pos[j] for j in selected if j in pos]
         rings = [{"xy": proj["xy"][rows], "name": "selected", "symbol": "circle-open", "color": "black",
                   "size": 13}] if rows else None
-        fig = lab.latent_figure(proj["xy"], sp.y_test[idx], classes[idx], scores[idx], idx, colour_by,
+        fig = figures.latent_figure(proj["xy"], sp.y_test[idx], classes[idx], scores[idx], idx, colour_by,
                                 title=f"{method} of the test latents", height=430, zoom=zoom, extra_points=rings)
         frame = pd.DataFrame({"x": proj["xy"][:, 0], "y": proj["xy"][:, 1], "test_index": idx,
                               "class": classes[idx], "anomaly": sp.y_test[idx], "score": scores[idx]})
         key = f"map-{i}-{entry['name']}"
-        state.show_figure(fig, key=key, csv=frame, csv_name=f"latent-map-{entry['name']}-{method}.csv",
+        display.show_figure(fig, key=key, csv=frame, csv_name=f"latent-map-{entry['name']}-{method}.csv",
                           on_select=functools.partial(_on_select, key), selection_mode=("points", "box", "lasso"))
 
 if selected and panels:
@@ -94,7 +94,7 @@ if selected and panels:
         X = sp.X_test[show]
         rng = panels[0][1].config_.input_range
         rows = [list(X)] + [list(mdl.reconstruct(X)) for _, mdl, _, _, _ in panels]
-        state.show_png(lab.image_grid(rows, rng, cell=56),
+        display.show_png(images.image_grid(rows, rng, cell=56),
                        caption="top row: the samples (" + ", ".join(f"#{j} {classes[j]}" for j in show) + "); below: "
                                "their reconstructions by " + ", ".join(e["name"] for e, *_ in panels) + ", in order")
     st.caption("Use them as anchors on the **Simplex explorer** page (anchor source: latent map selection). "

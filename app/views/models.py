@@ -2,24 +2,24 @@
 import pandas as pd
 import streamlit as st
 
-from app import jobs, lab, state
+from app import caches, catalogue, display, figures, jobs, sidebar
 
 ss = st.session_state
-ctx = state.context()
+ctx = sidebar.context()
 st.title("Models")
 
 # ------------------------------------------------------------------ table
 st.subheader("Checkpoints")
 only_this = st.toggle(f"Only {ctx.dataset}", value=False, key="models_only_this")
 entries = [e for e in ctx.catalogue if not only_this or e.get("dataset") == ctx.dataset]
-frame = state.catalogue_frame(entries)
+frame = catalogue.catalogue_frame(entries)
 shown = frame.drop(columns=["path"] + (["F1"] if frame["F1"].isna().all() else []))
 table = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="single-row", key="models_table",
                      column_config={"AUC": st.column_config.NumberColumn(format="%.3f"),
                                     "AP": st.column_config.NumberColumn(format="%.3f"),
                                     "F1": st.column_config.NumberColumn(format="%.3f")})
 st.caption("Click a row to pick it. " f"{sum(e['source'] == 'shipped' for e in entries)} shipped (in `checkpoints/`), "
-           f"{sum(e['source'] == 'yours' for e in entries)} of yours (in `{state.runs_dir()}`). "
+           f"{sum(e['source'] == 'yours' for e in entries)} of yours (in `{catalogue.runs_dir()}`). "
            "AUC/AP on the protocol's test set; F1 at the top-k% (known anomaly fraction) for tables.")
 
 if entries:
@@ -34,11 +34,11 @@ if entries:
     c1, c2 = st.columns([3, 1])
     pick = c1.selectbox("Checkpoint", list(by_name), key="models_pick")
     chosen = by_name[pick]
-    c2.button("Use in the lab", key="models_use", on_click=state.use_checkpoint, args=(chosen,), type="primary",
+    c2.button("Use in the lab", key="models_use", on_click=sidebar.use_checkpoint, args=(chosen,), type="primary",
               help="Selects its dataset and anomaly class in the sidebar and adds it to the compared models.")
     with st.expander(f"Details of {chosen['name']}"):
         try:
-            mdl = state.model(chosen["path"])
+            mdl = caches.model(chosen["path"])
             cfg = mdl.config_
             st.markdown(f"preset **{cfg.preset}**, interpolation **{cfg.interpolation}**, λ = {cfg.lam}, "
                         f"{cfg.epochs} epochs, latent dim {cfg.arch.latent_dim}, input {tuple(mdl.input_shape_)}, "
@@ -47,7 +47,7 @@ if entries:
             st.code(chosen.get("command") or "(no command recorded)", language="bash")
             st.json(chosen.get("metrics") or {}, expanded=False)
             if mdl.history_:
-                state.show_figure(lab.loss_figure(mdl.history_), key="models_history",
+                display.show_figure(figures.loss_figure(mdl.history_), key="models_history",
                                   csv=pd.DataFrame({k: v for k, v in mdl.history_.items()
                                                     if isinstance(v, list) and len(v) == len(mdl.history_["seconds"])}),
                                   csv_name=f"history-{chosen['name']}.csv")
@@ -68,7 +68,7 @@ if up:
         from core.checkpoint import CheckpointError, load_bytes_checkpoint
 
         try:
-            stored = load_bytes_checkpoint(weights[0].getvalue(), sidecars[0].getvalue(), state.runs_dir())
+            stored = load_bytes_checkpoint(weights[0].getvalue(), sidecars[0].getvalue(), catalogue.runs_dir())
             from core import MirroredAE
 
             MirroredAE.load(stored, device="cpu")  # the weights must also fit the architecture
@@ -82,21 +82,22 @@ if up:
 
 # ------------------------------------------------------------------ train
 st.subheader("Train a new model")
-from core.config import DATASET_PRESET, PRESETS  # noqa: E402
+from core.config import PRESETS  # noqa: E402
+from core.data.registry import get_spec  # noqa: E402
 from core.data import DATASETS  # noqa: E402
 
 import torch  # noqa: E402
 
 with st.form("train_form"):
     f1, f2, f3 = st.columns(3)
-    t_ds = f1.selectbox("Dataset", state.DATASET_CHOICES, index=state.DATASET_CHOICES.index(ctx.dataset),
+    t_ds = f1.selectbox("Dataset", sidebar.dataset_choices(), index=sidebar.dataset_choices().index(ctx.dataset),
                         key="train_dataset")
     t_cls = f2.number_input("Anomaly class (images)", 0, 99, int(ctx.anomaly_class or 0), key="train_class",
                             help="Ignored for tabular datasets, whose anomalies are given.")
     t_m = f3.selectbox("Interpolation m", [3, 2, 0, "acai"], key="train_m",
-                       format_func=lambda m: f"{m} · {lab.interpolation_label(m)}")
+                       format_func=lambda m: f"{m} · {figures.interpolation_label(m)}")
     g1, g2, g3, g4 = st.columns(4)
-    preset = PRESETS[DATASET_PRESET[t_ds]]
+    preset = PRESETS[get_spec(t_ds).preset]
     t_lam = g1.number_input("λ (interpolation weight)", 0.0, 10.0, float(preset.lam), 0.1, key="train_lam")
     t_epochs = g2.number_input("Epochs", 1, 1000, min(preset.epochs, 60), key="train_epochs")
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -105,15 +106,15 @@ with st.form("train_form"):
                             help="A seeded subset, for quick runs on large datasets (as --max-train).")
     submitted = st.form_submit_button("Start training", type="primary")
 if submitted:
-    if not state.dataset_present(t_ds, state.data_dir()):
+    if not caches.dataset_present(t_ds, catalogue.data_dir()):
         st.error(f"The {t_ds} data is not available here; set MAESI_DATA to the datasets folder.")
     elif any(not jobs.JOBS[i].done for i in ss.get("my_jobs", []) if i in jobs.JOBS):
         st.warning("A training job of yours is still running: wait for it or stop it before starting another.")
     else:
         spec = jobs.JobSpec(dataset=t_ds, anomaly_class=None if DATASETS[t_ds].kind == "tabular" else int(t_cls),
                             interpolation=t_m, lam=float(t_lam), epochs=int(t_epochs), device=t_dev,
-                            max_train=int(t_max) or None, data_dir=state.data_dir())
-        job = jobs.start(spec, state.runs_dir())
+                            max_train=int(t_max) or None, data_dir=catalogue.data_dir())
+        job = jobs.start(spec, catalogue.runs_dir())
         ss.setdefault("my_jobs", []).append(job.id)
         st.toast(f"Training job {job.id} started.")
 
@@ -140,7 +141,7 @@ def _job_panel() -> None:
             if snap["message"]:
                 (st.error if snap["status"] == "failed" else st.caption)(snap["message"])
             if snap["history"]:
-                state.show_figure(lab.loss_figure(snap["history"]), key=f"job-{snap['id']}-losses")
+                display.show_figure(figures.loss_figure(snap["history"]), key=f"job-{snap['id']}-losses")
             if not snap["done"]:
                 st.button("Stop", key=f"stop-{snap['id']}", on_click=jobs.stop, args=(snap["id"],),
                           help="Stops after the current step; the weights so far are saved as a run.")

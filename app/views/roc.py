@@ -3,32 +3,21 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import lab, state
+from app import analysis, caches, catalogue, display, figures, images, sidebar
 
-ctx = state.context()
+ctx = sidebar.context()
 st.title("ROC and ablation")
 st.caption("The models of the sidebar on the test set of the protocol (leave-one-out for images, the 50/50 split "
            "for tables), beside classical baselines and the paper's published figures.")
 if not ctx.require_data() or not ctx.require_models():
     st.stop()
 
+from core.data.registry import get_spec  # noqa: E402
+from core.evaluation import paper_results as paper  # noqa: E402
+from core.evaluation.baselines import BASELINES  # noqa: E402
 from core.evaluation.metrics import auc as auc_of, roc  # noqa: E402
 
 
-def _baselines_module():
-    try:
-        from core.evaluation import baselines
-    except ImportError:
-        return None
-    return baselines
-
-
-def _paper_module():
-    try:
-        from core.evaluation import paper_results
-    except ImportError:
-        return None
-    return paper_results
 
 
 SHORT = {0: "none", 2: "2-point", 3: "3-point", "acai": "ACAI"}  # interpolation, as the table's columns
@@ -46,34 +35,14 @@ BASELINE_LABELS = {"iforest": "Isolation Forest", "pca": "PCA reconstruction", "
 MAX_BASELINE_TRAIN = 5000
 
 
-@st.cache_data(show_spinner="Fitting the baseline…", max_entries=64)
-def baseline_scores(name: str, dataset: str, anomaly_class, seed: int, ddir) -> np.ndarray:
-    """Test scores of a baseline of core.evaluation.baselines, fitted on (at most 5000 of) the training split."""
-    from core.config import DATASET_PRESET
-
-    bl = _baselines_module()
-    sp = state._split(dataset, anomaly_class, seed, ddir)
-    ds = state._dataset(dataset, ddir)
-    X = sp.X_train
-    if len(X) > MAX_BASELINE_TRAIN:
-        X = X[np.random.default_rng(seed).choice(len(X), MAX_BASELINE_TRAIN, replace=False)]
-    est = bl.make_method(name, preset=DATASET_PRESET[dataset], input_range=ds.input_range, seed=seed, device="cpu",
-                         ocsvm_cap=2000)
-    return np.asarray(est.fit(X).decision_function(sp.X_test), dtype=np.float64)
-
-
 # ------------------------------------------------------------------ ROC
 c1, c2 = st.columns([1, 2])
 score_kind = c1.radio("Anomaly score of the models", ["feature", "l2", "latent_norm"], horizontal=True,
                       key="roc_score", format_func={"feature": "D_recon features (paper)", "l2": "L2 reconstruction",
                                                     "latent_norm": "‖E(x)‖"}.get,
                       help="feature = ‖f(x,x) − f(x,G(E(x)))‖₁ with f the penultimate layer of D_recon (Section 5.2).")
-bl = _baselines_module()
-if bl is None:
-    c2.info("Baselines appear here once core.evaluation.baselines is installed.")
-    chosen_baselines = []
-else:
-    names = [n for n in bl.BASELINES]
+names = list(BASELINES)
+if True:  # one indentation level kept for a small diff
     chosen_baselines = c2.multiselect(
         "Baselines", names, default=[n for n in ("iforest", "pca") if n in names], key="roc_baselines",
         format_func=lambda n: BASELINE_LABELS.get(n, n),
@@ -81,20 +50,20 @@ else:
              "same test set. The One-class SVM and the L2 autoencoder take a while the first time.")
 
 curves, rows = [], []
-sp0 = state.split_for(ctx.entries[0])
+sp0 = caches.split_for(ctx.entries[0])
 for e in ctx.entries:
-    sp = state.split_for(e)
-    s = state.test_scores(e, score_kind)
+    sp = caches.split_for(e)
+    s = caches.test_scores(e, score_kind)
     fpr, tpr, _ = roc(sp.y_test, s)
     a = auc_of(sp.y_test, s)
-    name = f"{lab.interpolation_label(e['interpolation'])} · {e['name']}"
+    name = f"{figures.interpolation_label(e['interpolation'])} · {e['name']}"
     curves.append({"name": name, "fpr": fpr, "tpr": tpr, "auc": a,
-                   "color": lab.INTERP_COLOURS.get(e["interpolation"])})
+                   "color": figures.INTERP_COLOURS.get(e["interpolation"])})
     rows += [{"curve": name, "fpr": f, "tpr": t} for f, t in zip(fpr, tpr)]
-seed0 = int(state.model(ctx.entries[0]["path"]).get_params().get("seed", 0) or 0)
+seed0 = int(caches.model(ctx.entries[0]["path"]).get_params().get("seed", 0) or 0)
 for b in chosen_baselines:
     try:
-        s = baseline_scores(b, ctx.dataset, ctx.anomaly_class, seed0, state.data_dir())
+        s = caches.baseline_scores(b, ctx.dataset, ctx.anomaly_class, seed0, catalogue.data_dir(), MAX_BASELINE_TRAIN)
     except Exception as err:  # noqa: BLE001
         st.warning(f"{BASELINE_LABELS.get(b, b)} failed: {err}")
         continue
@@ -102,7 +71,7 @@ for b in chosen_baselines:
     name = BASELINE_LABELS.get(b, b)
     curves.append({"name": name, "fpr": fpr, "tpr": tpr, "auc": auc_of(sp0.y_test, s), "dash": "dash"})
     rows += [{"curve": name, "fpr": f, "tpr": t} for f, t in zip(fpr, tpr)]
-state.show_figure(lab.roc_figure(curves), key="roc", csv=pd.DataFrame(rows), csv_name=f"roc-{ctx.dataset}.csv")
+display.show_figure(figures.roc_figure(curves), key="roc", csv=pd.DataFrame(rows), csv_name=f"roc-{ctx.dataset}.csv")
 
 # ------------------------------------------------------------------ per-class AUC beside the paper
 st.subheader("Per-class results of the shipped checkpoints")
@@ -120,12 +89,10 @@ if mine:
         f1.columns = [f"F1 {c}" for c in f1.columns]
         table.columns = ["class"] + [f"AUC {c}" for c in table.columns[1:]]
         table = table.join(f1, on="class")
-paper = _paper_module()
 paper_note = None
 paper_mean = pd.DataFrame()
-if paper is not None:
-    experiment = {"mnist": "mnist", "cifar10": "cifar10", "kdd99": "tabular", "arrhythmia": "tabular",
-                  "thyroid": "tabular", "fashion_mnist": "fashion_mnist"}.get(ctx.dataset)
+if True:  # one indentation level kept for a small diff
+    experiment = get_spec(ctx.dataset).experiment
     prow = pd.DataFrame(paper.paper_rows(experiment)) if experiment else pd.DataFrame()
     if not prow.empty:
         prow = prow[prow["dataset"] == ctx.dataset]
@@ -150,8 +117,6 @@ if paper is not None:
         paper_note = ("The 8x8 digits are not in the paper (they are the app's bundled stand-in); the nearest "
                       "published figures are Table 3's MNIST AUCs (3-point model: 0.974 to 0.998 per class, "
                       "mean 0.979).")
-else:
-    paper_note = "The paper's figures appear here once core.evaluation.paper_results is installed."
 if table.empty:
     st.info(f"No shipped checkpoint for {ctx.dataset}.")
 else:
@@ -173,7 +138,7 @@ else:
     # bars: AUC for images; F1 for tables (the paper's Table 2 reports precision/recall/F1 there)
     value_cols = [c for c in table.columns if c != "class" and (("F1" in c) == ctx.tabular)]
     with right:
-        state.show_figure(lab.auc_bars(table[table["class"] != "mean"], value_cols, "F1" if ctx.tabular else "AUC"), key="auc_bars")
+        display.show_figure(figures.auc_bars(table[table["class"] != "mean"], value_cols, "F1" if ctx.tabular else "AUC"), key="auc_bars")
 if paper_note:
     st.caption(paper_note)
 
@@ -181,25 +146,25 @@ if paper_note:
 st.subheader("Scores and threshold")
 by_path = {e["path"]: e for e in ctx.entries}
 tcol = st.columns([2, 3])
-path = tcol[0].selectbox("Model", list(by_path), key="thr_model", format_func=lambda p: state.entry_label(by_path[p]))
+path = tcol[0].selectbox("Model", list(by_path), key="thr_model", format_func=lambda p: catalogue.entry_label(by_path[p]))
 entry = by_path[path]
-model = state.model(path)
-sp = state.split_for(entry)
-scores = state.test_scores(entry)
+model = caches.model(path)
+sp = caches.split_for(entry)
+scores = caches.test_scores(entry)
 lo, hi = float(np.min(scores)), float(np.max(scores))
 default = float(np.clip(model.threshold_, lo, hi))
 key = f"thr-{entry['name']}"
 thr = tcol[1].slider("Threshold (flag scores above it)", lo, hi, default, step=(hi - lo) / 400 or 1e-6, key=key,
                      format="%.4g", help="Starts at the model's threshold: the 90th percentile of its training "
                                          "scores (contamination 10%; the known anomaly fraction for tables).")
-res = lab.threshold_table(sp.y_test, scores, thr)
+res = analysis.threshold_table(sp.y_test, scores, thr)
 mc = st.columns(4)
 mc[0].metric("precision", f"{res['precision']:.3f}")
 mc[1].metric("recall", f"{res['recall']:.3f}")
 mc[2].metric("F1", f"{res['f1']:.3f}")
 mc[3].metric("flagged", f"{res['flagged']} / {res['n']}")
 st.session_state["thr_result"] = res
-state.show_figure(lab.score_histogram(scores, sp.y_test, thr), key="hist",
+display.show_figure(figures.score_histogram(scores, sp.y_test, thr), key="hist",
                   csv=pd.DataFrame({"test_index": np.arange(len(scores)), "score": scores, "anomaly": sp.y_test}),
                   csv_name=f"scores-{entry['name']}.csv")
 
@@ -229,13 +194,13 @@ if ctx.tabular:
                             format_func=lambda j: f"#{j} ({'anomaly' if sp.y_test[j] else 'normal'}, "
                                                   f"score {scores[j]:.3g})"))
     rec = model.reconstruct(sp.X_test[[pick]])[0]
-    state.show_figure(lab.feature_bars(names, {"input": sp.X_test[pick], "reconstruction": rec},
+    display.show_figure(figures.feature_bars(names, {"input": sp.X_test[pick], "reconstruction": rec},
                                        f"Test sample #{pick}: input and reconstruction"), key="gal_bars")
 else:
     rng_in = model.config_.input_range
     gl, gr = st.columns(2)
     for col, idx, title in ((gl, norm_idx, "normal"), (gr, anom_idx, "anomaly")):
         X = sp.X_test[idx]
-        state.show_png(lab.image_grid([list(X), list(model.reconstruct(X))], rng_in, cell=64), target=col,
+        display.show_png(images.image_grid([list(X), list(model.reconstruct(X))], rng_in, cell=64), target=col,
                        caption=f"{title}: inputs (top) and reconstructions (bottom); scores "
                           + ", ".join(f"{scores[j]:.3g}" for j in idx))

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import lab, state
+from app import caches, catalogue, images, sidebar, uploads
 
-ctx = state.context()
+ctx = sidebar.context()
 st.title("Score your data")
 st.caption("Upload your own samples and rank them by the model's anomaly score (higher = more anomalous). "
            "Nothing leaves this server; uploads are not stored.")
@@ -17,8 +17,8 @@ if not ctx.require_models():
 by_path = {e["path"]: e for e in ctx.entries}
 if st.session_state.get("score_model") not in by_path:
     st.session_state["score_model"] = max(by_path, key=lambda p: str(by_path[p]["interpolation"]))
-path = st.selectbox("Model", list(by_path), key="score_model", format_func=lambda p: state.entry_label(by_path[p]))
-model = state.model(path)
+path = st.selectbox("Model", list(by_path), key="score_model", format_func=lambda p: catalogue.entry_label(by_path[p]))
+model = caches.model(path)
 shape = tuple(model.input_shape_)
 image_model = len(shape) == 3
 
@@ -48,8 +48,7 @@ def examples(path: str, mtime: int) -> tuple[bytes, str, str]:
     """A few test samples (half normal, half anomalous) to try the page with: a zip of PNGs or a CSV."""
     import zipfile
 
-    entry = {"path": path, **state._meta_bits(path)}
-    sp = state.split_for(entry)
+    sp = caches.split_for(caches.entry_of(path))
     rng = np.random.default_rng(0)
     pick = np.r_[rng.choice(np.flatnonzero(sp.y_test == 0), 6, replace=False),
                  rng.choice(np.flatnonzero(sp.y_test == 1), 6, replace=False)]
@@ -58,14 +57,14 @@ def examples(path: str, mtime: int) -> tuple[bytes, str, str]:
         with zipfile.ZipFile(buf, "w") as zf:
             for j in pick:
                 tag = "anomaly" if sp.y_test[j] else "normal"
-                zf.writestr(f"test{j:05d}-{tag}.png", lab.png_bytes(lab.to_uint8_image(sp.X_test[j], (lo, hi))))
+                zf.writestr(f"test{j:05d}-{tag}.png", images.png_bytes(images.to_uint8_image(sp.X_test[j], (lo, hi))))
         return buf.getvalue(), "maesi-examples.zip", "application/zip"
     return (pd.DataFrame(sp.X_test[pick], columns=names).to_csv(index=False).encode(), "maesi-examples.csv",
             "text/csv")
 
 
-if ctx.ds is not None and state._meta_bits(path).get("dataset") == ctx.dataset:
-    data, fname, mime = examples(path, state._mtime(path))
+if ctx.ds is not None and caches.entry_of(path).get("dataset") == ctx.dataset:
+    data, fname, mime = examples(path, caches.mtime(path))
     st.download_button("Download example files (6 normal and 6 anomalous test samples)", data, file_name=fname,
                        mime=mime, key="score_examples")
 
@@ -84,7 +83,7 @@ try:
                 arr = np.load(io.BytesIO(f.getvalue()), allow_pickle=False)
             except Exception as e:  # noqa: BLE001
                 raise ValueError(f"{f.name}: not a readable .npy file ({e})") from None
-            arr = lab.check_image_array(f.name, arr, shape)
+            arr = uploads.check_image_array(f.name, arr, shape)
             parts.append(arr.astype(np.float32))
             names_out += [f"{f.name}[{i}]" for i in range(len(arr))]
         if imgs:
@@ -105,7 +104,7 @@ try:
     else:
         parts = []
         for f in files:
-            Xt, nm = lab.read_table_upload(f.name, f.getvalue(), F, names)
+            Xt, nm = uploads.read_table_upload(f.name, f.getvalue(), F, names)
             parts.append(Xt)
             names_out += [f"{f.name}:{r}" for r in nm]
         X = np.concatenate(parts)
@@ -124,7 +123,7 @@ column_config = {"score": st.column_config.NumberColumn("score", format="%.4g"),
                  "anomaly": st.column_config.TextColumn("above threshold")}
 shown = res.copy()
 if image_model:
-    shown.insert(1, "image", [lab.png_data_url(lab.upscale(lab.to_uint8_image(X[i], (lo, hi)), 48))
+    shown.insert(1, "image", [images.png_data_url(images.upscale(images.to_uint8_image(X[i], (lo, hi)), 48))
                               for i in order])
     column_config["image"] = st.column_config.ImageColumn("image", width="small")
 st.dataframe(shown, hide_index=True, column_config=column_config, row_height=56 if image_model else None)

@@ -7,10 +7,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import lab, state
+from app import analysis, caches, catalogue, display, figures, images, sidebar, simplex_weights
 
 ss = st.session_state
-ctx = state.context()
+ctx = sidebar.context()
 st.title("Simplex explorer")
 st.caption("Pick m anchors, move the weights on the simplex and watch the decoded interpolant G(Σ wᵢ E(xᵢ)) "
            "(Eq. 3). D_inter(xᵢ, x̂) is the critic's estimate of 1 − wᵢ: training pushes it to 0 for realistic "
@@ -24,11 +24,11 @@ if ss.get("sx_model") not in paths:  # prefer the richest simplex model of the s
     ss["sx_model"] = max(paths, key=lambda p: by_path[p]["interpolation"]
                          if isinstance(by_path[p]["interpolation"], int) else 1)
 top = st.columns([3, 1.2, 3.5])
-path = top[0].selectbox("Model", paths, key="sx_model", format_func=lambda p: state.entry_label(by_path[p]))
+path = top[0].selectbox("Model", paths, key="sx_model", format_func=lambda p: catalogue.entry_label(by_path[p]))
 entry = by_path[path]
-model = state.model(path)
-sp = state.split_for(entry)
-classes = state.class_names_of(ctx.ds, sp)
+model = caches.model(path)
+sp = caches.split_for(entry)
+classes = caches.class_names_of(ctx.ds, sp)
 n_test = len(sp.X_test)
 m = top[1].radio("Anchors m", [2, 3], index=1, horizontal=True, key="sx_m")
 source = top[2].radio("Choose anchors", ["random", "by class", "by index", "latent map selection"],
@@ -48,7 +48,7 @@ if source == "random":
     only_normal = b.checkbox("normal samples only", value=True, key="sx_only_normal")
     anchors = _pick_random(only_normal)
 elif source == "by class":
-    names = sorted(set(classes.tolist()), key=lab._natural)
+    names = sorted(set(classes.tolist()), key=figures._natural)
     cols = st.columns(m + 1)
     if cols[-1].button("Other samples", key="sx_shuffle_class"):
         ss["sx_seed"] += 1
@@ -82,18 +82,9 @@ else:
 anchors = tuple(anchors)
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
-def anchor_latents(path: str, mtime: int, anchors: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """E(anchors) and their reconstructions: computed once per (model, anchors)."""
-    mdl = state.model(path)
-    X = state.split_for({"path": path, **state._meta_bits(path)}).X_test[list(anchors)]
-    Z = mdl.encode(X)
-    return Z, mdl.decode(Z)
-
-
-Z_anchors, recon_anchors = anchor_latents(path, state._mtime(path), anchors)
+Z_anchors, recon_anchors = caches.anchor_latents(entry, anchors)
 X_anchors = sp.X_test[list(anchors)]
-scores = state.test_scores(entry)
+scores = caches.test_scores(entry)
 rng_in = model.config_.input_range
 
 # weights: exact values in ss["sx_weights"], sliders are a view of them
@@ -107,18 +98,18 @@ for i in range(m):
 
 
 def _set_weights(w) -> None:
-    ss["sx_weights"] = lab.normalise(w)
+    ss["sx_weights"] = simplex_weights.normalise(w)
     for i in range(len(ss["sx_weights"])):
         ss[f"sx_w{i}"] = float(ss["sx_weights"][i])
 
 
 def _on_slider(i: int) -> None:
-    _set_weights(lab.rebalance(ss["sx_weights"], i, ss[f"sx_w{i}"]))
+    _set_weights(simplex_weights.rebalance(ss["sx_weights"], i, ss[f"sx_w{i}"]))
     ss["sx_tern_rev"] = ss.get("sx_tern_rev", 0) + 1  # a fresh triangle: its old selection no longer holds
 
 
 def _on_ternary(key: str) -> None:
-    w = lab.weights_from_selection(ss.get(key))
+    w = simplex_weights.weights_from_selection(ss.get(key))
     if w is not None:
         _set_weights(w)
 
@@ -130,11 +121,11 @@ for i, (col, j) in enumerate(zip(acols, anchors)):
         if ctx.tabular:
             st.markdown(f"**anchor {i + 1}**: test #{j} ({classes[j]}), score {scores[j]:.4g}")
         else:
-            state.show_png(lab.image_grid([[X_anchors[i], recon_anchors[i]]], rng_in, cell=96),
+            display.show_png(images.image_grid([[X_anchors[i], recon_anchors[i]]], rng_in, cell=96),
                            caption=f"anchor {i + 1} · test #{j} · class {classes[j]} · score {scores[j]:.3g}")
 
-proj = state.projection(entry, "PCA", 1000)
-map_idx, _ = state.latents(entry, "test", 1000)
+proj = caches.projection(entry, "PCA", 1000)
+map_idx, _ = caches.latents(entry, "test", 1000)
 
 
 @st.fragment
@@ -145,7 +136,7 @@ def interpolant_panel() -> None:
     # The decoded image first (its column is a container, so the page layout is unchanged): a weight change
     # costs one decode and one small PNG before anything else is drawn.
     w = ss["sx_weights"]
-    x = model.decode(lab.mix_latents(Z_anchors, w))  # (1, ...) in raw units
+    x = model.decode(simplex_weights.mix_latents(Z_anchors, w))  # (1, ...) in raw units
     ss["simplex_decoded"] = x[0]
     ss["simplex_weights"] = np.array(w)
     with mid:
@@ -154,12 +145,12 @@ def interpolant_panel() -> None:
             series = {f"anchor {i + 1}": X_anchors[i] for i in range(m)}
             series["interpolant"] = x[0]
             names = ctx.ds.feature_names or [f"f{i}" for i in range(x.shape[1])]
-            state.show_figure(lab.feature_bars(names, series, "Decoded feature vector"), key="sx_bars",
+            display.show_figure(figures.feature_bars(names, series, "Decoded feature vector"), key="sx_bars",
                               csv=pd.DataFrame({"feature": names, **{k: np.ravel(v) for k, v in series.items()}}),
                               csv_name="interpolant.csv")
         else:
             with st.container(key="sx_decoded"):
-                state.show_png(lab.upscale(lab.to_uint8_image(x[0], rng_in), 224),
+                display.show_png(images.upscale(images.to_uint8_image(x[0], rng_in), 224),
                                caption="w = (" + ", ".join(f"{v:.2f}" for v in w) + ")")
         ss["simplex_ms"] = (time.perf_counter() - t0) * 1000
     with left:
@@ -169,7 +160,7 @@ def interpolant_panel() -> None:
                       on_change=_on_slider, args=(i,))
         if m == 3:
             tkey = f"sx_ternary-{ss.get('sx_tern_rev', 0)}"
-            state.show_figure(lab.ternary_figure(w, ("anchor 1", "anchor 2", "anchor 3")),
+            display.show_figure(figures.ternary_figure(w, ("anchor 1", "anchor 2", "anchor 3")),
                               key=tkey, on_select=functools.partial(_on_ternary, tkey), selection_mode="points")
             st.caption("Click a point of the triangle to set all three weights.")
     with mid:
@@ -188,8 +179,8 @@ def interpolant_panel() -> None:
             st.caption("This model has no simplex critic D_inter (trained without simplex interpolation).")
     with right:
         st.markdown("##### Where the interpolant falls")
-        pts = lab.pca_place(proj, np.vstack([Z_anchors, lab.mix_latents(Z_anchors, w)]))
-        fig = lab.latent_figure(proj["xy"], sp.y_test[map_idx], classes[map_idx], scores[map_idx], map_idx,
+        pts = analysis.pca_place(proj, np.vstack([Z_anchors, simplex_weights.mix_latents(Z_anchors, w)]))
+        fig = figures.latent_figure(proj["xy"], sp.y_test[map_idx], classes[map_idx], scores[map_idx], map_idx,
                                 "anomaly", height=400, extra_points=[
                                     {"xy": pts[:m], "name": "anchors", "symbol": "diamond", "color": "black",
                                      "text": [str(i + 1) for i in range(m)], "size": 12},
@@ -197,7 +188,7 @@ def interpolant_panel() -> None:
                                      "size": 18}])
         fig.add_trace(go.Scatter(x=np.r_[pts[:m, 0], pts[0, 0]], y=np.r_[pts[:m, 1], pts[0, 1]], mode="lines",
                                  line=dict(color="black", width=1, dash="dot"), hoverinfo="skip", showlegend=False))
-        state.show_figure(fig, key="sx_map")
+        display.show_figure(fig, key="sx_map")
         st.caption("PCA of the test latents: a linear map, so the interpolant's latent is placed exactly "
                    "(a t-SNE or UMAP position would only be approximate).")
 
@@ -209,13 +200,13 @@ pairs = [(0, 1)] if m == 2 else [(0, 1), (0, 2), (1, 2)]
 pair = st.radio("Pair", pairs, horizontal=True, key="sx_pair", format_func=lambda p: f"anchor {p[0] + 1} → {p[1] + 1}",
                 label_visibility="collapsed") if m == 3 else pairs[0]
 steps = 9
-W = lab.line_weights(steps)
-strip = model.decode(lab.mix_latents(Z_anchors[list(pair)], W))
+W = simplex_weights.line_weights(steps)
+strip = model.decode(simplex_weights.mix_latents(Z_anchors[list(pair)], W))
 if ctx.tabular:
     names = ctx.ds.feature_names or [f"f{i}" for i in range(strip.shape[1])]
-    state.show_figure(lab.feature_paths(names, W[:, 1], strip, f"weight of anchor {pair[1] + 1}"), key="sx_strip",
+    display.show_figure(figures.feature_paths(names, W[:, 1], strip, f"weight of anchor {pair[1] + 1}"), key="sx_strip",
                       csv=pd.DataFrame(strip, columns=names).assign(weight_second=W[:, 1]), csv_name="strip.csv")
 else:
-    state.show_png(lab.image_grid([list(strip)], rng_in, cell=72),
+    display.show_png(images.image_grid([list(strip)], rng_in, cell=72),
                    caption="from anchor %d (left) to anchor %d (right), weights %s" % (
                  pair[0] + 1, pair[1] + 1, ", ".join(f"{t:.2f}" for t in W[:, 1])))

@@ -1,4 +1,9 @@
-"""The dataset registry: every dataset's files, sources, checksums and loader, in one place.
+"""The dataset registry: one declaration per dataset, the only place a dataset is named.
+
+A `DatasetSpec` holds everything maesi knows about a dataset without loading it: its files, sources, checksums and
+loader, the preset it trains with, its evaluation protocol, the reproduction report (the paper's table) it belongs
+to and its class names. The CLI's choices, the app's choices and the reproduction experiments are all derived from
+`DATASETS`; adding a dataset means one entry here and one loader file.
 
 `DATASETS` maps a name to a `DatasetSpec`. A spec lists one or more *layouts*: sets of
 files in the data dir that the dataset can be loaded from, in order of preference (CIFAR-10,
@@ -51,6 +56,28 @@ class DatasetSpec:
     layouts: tuple[Layout, ...]
     hint: str = ""                  # extra help for the "not found" message
     needs_data_dir: bool = True
+    preset: str = ""                # the core.config preset it trains with by default
+    protocol: str = ""              # core.evaluation.protocols.PROTOCOLS: leave_one_out | one_class | tabular | coil
+    experiment: str = ""            # the reproduction report (the paper's table) it belongs to
+    class_names: tuple[str, ...] = ()  # the protocol's classes; () for tabular data (the anomalies are given)
+    in_lab: bool = True             # offered in the app's sidebar
+    subset_of: str = ""             # a partial copy of another dataset (not in its report by default)
+
+    @property
+    def classes(self) -> list:
+        """The protocol's class choices: ints for class-based protocols, names for COIL's configurations, [None]
+        for tabular data (one split per seed, no class)."""
+        if self.protocol == "tabular":
+            return [None]
+        if self.protocol == "coil":
+            return list(self.class_names)
+        return list(range(len(self.class_names)))
+
+    @property
+    def class_role(self) -> str:
+        """What the protocol's class is: the anomaly (leave-one-out) or the normal class (one-class)."""
+        return {"leave_one_out": "anomaly class", "one_class": "normal class", "coil": "configuration"}.get(
+            self.protocol, "")
 
     @property
     def files(self) -> tuple[FileSpec, ...]:
@@ -168,33 +195,43 @@ _COIL_ZIP = FileSpec(coil.COIL_ZIP, url=_COIL_URL, note="no published checksum")
 
 # --- the registry ------------------------------------------------------------------------
 
-def _spec(name, kind, description, sample_shape, *layouts, hint="", needs_data_dir=True) -> DatasetSpec:
-    return DatasetSpec(name, kind, description, tuple(sample_shape), tuple(layouts), hint, needs_data_dir)
+def _spec(name, kind, description, sample_shape, *layouts, **fields) -> DatasetSpec:
+    return DatasetSpec(name, kind, description, tuple(sample_shape), tuple(layouts), **fields)
+
+
+_DIGIT_NAMES = tuple(str(i) for i in range(10))
 
 
 DATASETS: dict[str, DatasetSpec] = {s.name: s for s in [
     _spec("digits", "image", "scikit-learn 8x8 digits (bundled, no download), stratified 70/30 split, seed 0",
           (1, 8, 8), Layout("bundled with scikit-learn", (), lambda root: load_digits_dataset()),
-          needs_data_dir=False),
+          needs_data_dir=False, preset="digits", protocol="leave_one_out", experiment="digits",
+          class_names=_DIGIT_NAMES),
     _spec("mnist", "image", "MNIST handwritten digits, 60k train / 10k test, 28x28 grey", (1, 28, 28),
           Layout("idx files", _idx_files("mnist", _MNIST_URL, _MNIST),
                  lambda root: idx.load_idx_dataset(root / "mnist", "mnist", "MNIST, 60k train / 10k test.",
-                                                   idx.MNIST_CLASSES))),
+                                                   idx.MNIST_CLASSES)),
+          preset="mnist", protocol="leave_one_out", experiment="mnist", class_names=tuple(idx.MNIST_CLASSES)),
     _spec("fashion_mnist", "image", "Fashion-MNIST clothing images, 60k train / 10k test, 28x28 grey", (1, 28, 28),
           Layout("idx files", _idx_files("fashion_mnist", _FASHION_URL, _FASHION),
                  lambda root: idx.load_idx_dataset(root / "fashion_mnist", "fashion_mnist",
-                                                   "Fashion-MNIST, 60k train / 10k test.", idx.FASHION_CLASSES))),
+                                                   "Fashion-MNIST, 60k train / 10k test.", idx.FASHION_CLASSES)),
+          preset="fashion_mnist", protocol="one_class", experiment="fashion_mnist",
+          class_names=tuple(idx.FASHION_CLASSES)),
     _spec("cifar10", "image", "CIFAR-10, 50k train / 10k test, 32x32 RGB (exact from the official archive, "
           "else the lossy JPEG copy whose test set is class-grouped)", (3, 32, 32),
           Layout("official binary archive", (_CIFAR_BINARY,), lambda root: cifar.load_binary(root / _CIFAR_BINARY.path)),
           Layout("extracted binary archive", (_CIFAR_BATCHES,), lambda root: cifar.load_binary(root / _CIFAR_BATCHES.path)),
           Layout("lossy JPEG copy", (_CIFAR_JPEG,), lambda root: cifar.load_jpeg_npz(root / _CIFAR_JPEG.path)),
           hint=(f"cifar10 also loads from {_CIFAR_BATCHES.path} (the extracted archive) or from "
-                f"{_CIFAR_JPEG.path} (the project's JPEG copy).")),
+                f"{_CIFAR_JPEG.path} (the project's JPEG copy)."),
+          preset="cifar10", protocol="leave_one_out", experiment="cifar10", class_names=tuple(cifar.CIFAR10_CLASSES)),
     _spec("cifar10_exact", "image", "CIFAR-10 exact pixels, train images 0-3999 / test 0-999 only (tests, "
           "JPEG-loss checks)", (3, 32, 32),
           Layout("project subset", (_CIFAR_EXACT,), lambda root: cifar.load_exact_subset(root / _CIFAR_EXACT.path)),
-          hint="This subset is a project re-packing (see shared/data/README.md); use cifar10 for the full data."),
+          hint="This subset is a project re-packing (see shared/data/README.md); use cifar10 for the full data.",
+          preset="cifar10", protocol="leave_one_out", experiment="cifar10", class_names=tuple(cifar.CIFAR10_CLASSES),
+          in_lab=False, subset_of="cifar10"),
     _spec("coil100", "image", "COIL-100, 100 objects x 72 views, 128x128 RGB; all images in the train split",
           (3, 128, 128),
           Layout("image folder", (_COIL_DIR,), lambda root: coil.load_coil100(root / _COIL_DIR.path)),
@@ -202,16 +239,26 @@ DATASETS: dict[str, DatasetSpec] = {s.name: s for s in [
           hint=("Put the folder of the official COIL-100 archive (from https://www.cs.columbia.edu/CAVE/"
                 "software/softlib/coil-100.php) at coil-100/ in the data dir, so that "
                 "coil-100/obj1__0.png ... coil-100/obj100__355.png exist, or put the archive itself there "
-                "as coil-100.zip.")),
+                "as coil-100.zip."),
+          preset="cifar10", protocol="coil", experiment="coil100", class_names=("config1", "config2", "config3"),
+          in_lab=False),
     _spec("kdd99", "tabular", "KDD Cup 99 10%, 494,021 connections; 'normal.' = anomaly (DAGMM/ALAD protocol)",
-          (kdd.KDD99_WIDTH,), Layout("CSV + names", _KDD_FILES, lambda root: kdd.load_kdd99(root))),
+          (kdd.KDD99_WIDTH,), Layout("CSV + names", _KDD_FILES, lambda root: kdd.load_kdd99(root)),
+          preset="kdd99", protocol="tabular", experiment="tabular"),
     _spec("arrhythmia", "tabular", "ODDS Arrhythmia, 452 patients x 274 features, 66 anomalies", (274,),
           Layout("ODDS .mat", (_ARRHYTHMIA,), lambda root: odds.load_odds(
-              root / _ARRHYTHMIA.path, "arrhythmia", "ODDS Arrhythmia (UCI); arrhythmia classes are anomalies."))),
+              root / _ARRHYTHMIA.path, "arrhythmia", "ODDS Arrhythmia (UCI); arrhythmia classes are anomalies.")),
+          preset="arrhythmia", protocol="tabular", experiment="tabular"),
     _spec("thyroid", "tabular", "ODDS Thyroid, 3,772 patients x 6 features, 93 anomalies", (6,),
           Layout("ODDS .mat", (_THYROID,), lambda root: odds.load_odds(
-              root / _THYROID.path, "thyroid", "ODDS Thyroid (UCI ann-thyroid); hyperfunction is the anomaly."))),
+              root / _THYROID.path, "thyroid", "ODDS Thyroid (UCI ann-thyroid); hyperfunction is the anomaly.")),
+          preset="thyroid", protocol="tabular", experiment="tabular"),
 ]}
+
+
+def lab_datasets() -> list[str]:
+    """The datasets the app offers, in registry order."""
+    return [name for name, spec in DATASETS.items() if spec.in_lab]
 
 
 def get_spec(name: str) -> DatasetSpec:

@@ -6,10 +6,13 @@
 * `one_class_fmnist` (Fashion-MNIST, Table 5): one class is normal; 80/20 split of its samples; negatives make half
   of the test set.
 * `coil_config` / `coil_split` (COIL-100, Table 4): 1, 4 or 7 inlier categories with 50/25/15% outliers.
+
+`split_for(dataset, klass, seed)` is the one entry point: it reads the dataset's protocol from the registry
+(`core.data.registry`), so the CLI, the app and the reproduction runner always evaluate a dataset the same way.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -21,6 +24,7 @@ class Split:
     y_test: np.ndarray  # 1 = anomaly
     description: str
     test_classes: np.ndarray | None = None  # original class of each test sample (image protocols)
+    anomaly_fraction: float | None = None  # the share assumed known for top-k metrics (tabular); None = test share
 
 
 def leave_one_out(ds, anomaly_class: int) -> Split:
@@ -46,7 +50,8 @@ def tabular_split(ds, seed: int = 0) -> Split:
     half = len(perm) // 2
     tr, te = perm[:half], perm[half:]
     tr = tr[ds.y[tr] == 0]
-    return Split(ds.X[tr], ds.X[te], ds.y[te].astype(int), f"{ds.name} 50/50 split, seed {seed}")
+    return Split(ds.X[tr], ds.X[te], ds.y[te].astype(int), f"{ds.name} 50/50 split, seed {seed}",
+                 anomaly_fraction=ds.anomaly_fraction)
 
 
 # ------------------------------------------------------------------ one-class protocols (Fashion-MNIST, COIL-100)
@@ -157,3 +162,55 @@ def coil_config(ds, config: str, seed: int = 0) -> Split:
         raise ValueError(f"unknown COIL configuration {config!r}; choose one of {sorted(COIL_CONFIGS)}")
     n, fraction = COIL_CONFIGS[config]
     return coil_split(ds, n, fraction, seed)
+
+
+# ------------------------------------------------------------------ one entry point, by the registry's protocol name
+
+def _downsample(X: np.ndarray, f: int) -> np.ndarray:
+    n, c, h, w = X.shape
+    return X.reshape(n, c, h // f, f, w // f, f).mean(axis=(3, 5)).round().astype(np.uint8)
+
+
+def _coil_protocol(ds, klass, seed: int) -> Split:
+    split = coil_config(ds, klass, seed)
+    # the CIFAR-10 architecture that COIL-100 trains with takes 32x32: the 128x128 views are 4x4 block-averaged
+    return replace(split, X_train=_downsample(split.X_train, 4), X_test=_downsample(split.X_test, 4))
+
+
+PROTOCOLS = {
+    "leave_one_out": lambda ds, klass, seed: leave_one_out(ds, klass),
+    "one_class": lambda ds, klass, seed: one_class_fmnist(ds, klass, seed),
+    "tabular": lambda ds, klass, seed: tabular_split(ds, seed),
+    "coil": _coil_protocol,
+}
+
+
+def resolve_class(spec, klass):
+    """The protocol's class from a user's value: None for tabular data, "configN" for COIL-100 (1 or "1" work),
+    else an int in range (default 0). ValueError names the valid choices."""
+    if spec.protocol == "tabular":
+        if klass not in (None, "", "all"):
+            raise ValueError(f"{spec.name} is tabular: its anomalies are given by the data, so give no class")
+        return None
+    choices = spec.classes
+    if spec.protocol == "coil":
+        klass = choices[0] if klass in (None, "") else (klass if str(klass).startswith("config") else f"config{klass}")
+    else:
+        try:
+            klass = 0 if klass in (None, "") else int(klass)
+        except (TypeError, ValueError):
+            klass = None
+    if klass not in choices:
+        raise ValueError(f"{spec.name}: the {spec.class_role} must be one of {choices}")
+    return klass
+
+
+def split_for(dataset: str, klass=None, seed: int = 0, data_dir=None, ds=None) -> Split:
+    """The protocol split of `dataset` (a registry name) for one class and seed; `ds` = an already loaded Dataset."""
+    from ..data import load_dataset
+    from ..data.registry import get_spec
+
+    spec = get_spec(dataset)
+    klass = resolve_class(spec, klass)
+    ds = ds if ds is not None else load_dataset(dataset, data_dir=data_dir)
+    return PROTOCOLS[spec.protocol](ds, klass, seed)

@@ -1,29 +1,26 @@
-"""One model trained and evaluated under a dataset's protocol: the shared path of `python -m core train`, the
-app's training jobs and the shipped-checkpoint script.
+"""One detector trained and evaluated under a dataset's protocol: the one path shared by `python -m core train`,
+the app's training jobs, the reproduction grid and the shipped-checkpoint script.
 
-    run = ProtocolRun("digits", anomaly_class=1, interpolation=3)
-    run.fit(callbacks=[...]); metrics = run.evaluate(); run.save("runs/digits-c1")
+    run = ProtocolRun.prepare("digits", klass=1, seed=0)
+    model = MirroredAE(preset=run.preset, contamination=run.contamination, seed=0)
+    outcome = run.fit_and_evaluate(model)            # metrics, timings, training status and health
+    run.save(model, "runs/digits-c1", outcome)
+
+Any estimator with `fit(X)` and `decision_function(X)` (higher = more anomalous) runs the same way; `MirroredAE`
+also takes progress callbacks. The metrics always come from `core.evaluation.metrics.evaluate` on the split's test
+set, with k = the known anomaly share for tabular data and the test set's own share for images.
 """
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
-from ..config import DATASET_PRESET
-from ..model import MirroredAE
-from .metrics import auc, average_precision, top_k_prf
-from .protocols import Split, leave_one_out, tabular_split
-
-
-def evaluate_split(model, split: Split, tabular: bool, fraction: Optional[float] = None) -> dict:
-    """The protocol's metrics on the split's test set: AUC and AP, plus P/R/F1 at the top-k% for tabular data."""
-    scores = model.decision_function(split.X_test)
-    metrics = {"auc": auc(split.y_test, scores), "ap": average_precision(split.y_test, scores)}
-    if tabular:
-        metrics.update(top_k_prf(split.y_test, scores, fraction))
-    return metrics
+from .metrics import evaluate
+from .protocols import Split, resolve_class, split_for
 
 
 def subsample(X: np.ndarray, max_n: Optional[int], seed: int) -> np.ndarray:
@@ -33,45 +30,79 @@ def subsample(X: np.ndarray, max_n: Optional[int], seed: int) -> np.ndarray:
     return X[np.sort(np.random.default_rng(seed).choice(len(X), max_n, replace=False))]
 
 
+@dataclass
 class ProtocolRun:
-    """Leave-one-out for image datasets (anomaly class default 0), the 50/50 split for tabular ones."""
+    dataset: str
+    klass: object  # the protocol's class (None for tabular data)
+    seed: int
+    split: Split
+    X_train: np.ndarray  # the split's training data, or a seeded subset of it (max_train)
+    max_train: Optional[int] = None
+    preset: str = ""
 
-    def __init__(self, dataset: str, anomaly_class: Optional[int] = None, *, data_dir=None,
-                 preset: Optional[str] = None, max_train: Optional[int] = None, seed: int = 0,
-                 command: Optional[str] = None, **model_kwargs):
-        from ..data import load_dataset
+    @classmethod
+    def prepare(cls, dataset: str, klass=None, seed: int = 0, data_dir=None, max_train: Optional[int] = None,
+                ds=None) -> "ProtocolRun":
+        from ..data.registry import get_spec
 
-        self.dataset = load_dataset(dataset, data_dir=data_dir)
-        self.tabular = self.dataset.kind == "tabular"
-        if self.tabular:
-            if anomaly_class is not None:
-                raise ValueError(f"{dataset} is tabular: its anomaly class is fixed, so give no anomaly class")
-            self.split = tabular_split(self.dataset, seed=seed)
-        else:
-            anomaly_class = 0 if anomaly_class is None else anomaly_class
-            self.split = leave_one_out(self.dataset, anomaly_class)
-        self.anomaly_class = anomaly_class
-        self.X_train = subsample(self.split.X_train, max_train, seed)
-        self.model = MirroredAE(preset=preset or DATASET_PRESET[dataset], seed=seed,
-                                contamination=self.dataset.anomaly_fraction if self.tabular else 0.1, **model_kwargs)
-        self.metrics: dict = {}
-        self.extra = {"dataset": dataset, "anomaly_class": anomaly_class, "command": command, "seed": seed,
-                      "max_train": max_train, "n_train": int(len(self.X_train))}
+        spec = get_spec(dataset)
+        klass = resolve_class(spec, klass)
+        split = split_for(dataset, klass, seed, data_dir=data_dir, ds=ds)
+        return cls(dataset, klass, seed, split, subsample(split.X_train, max_train, seed), max_train, spec.preset)
+
+    @property
+    def tabular(self) -> bool:
+        return self.split.anomaly_fraction is not None
+
+    @property
+    def contamination(self) -> float:
+        """The training-score quantile a detector's threshold sits at: the known anomaly share for tabular data,
+        PyOD's default 0.1 for images."""
+        return self.split.anomaly_fraction or 0.1
 
     def describe(self) -> str:
-        cfg = self.model.make_config()
         return (f"{self.split.description}: {len(self.X_train)} training samples, {len(self.split.X_test)} test "
-                f"samples ({int(self.split.y_test.sum())} anomalies); preset {cfg.preset}, interpolation "
-                f"{cfg.interpolation}, {cfg.epochs} epochs, lipschitz {cfg.lipschitz}")
+                f"samples ({int(self.split.y_test.sum())} anomalies)")
 
-    def fit(self, callbacks=()) -> "ProtocolRun":
-        self.model.fit(self.X_train, callbacks=list(callbacks))
-        return self
+    def evaluate(self, estimator, score: Optional[str] = None) -> dict:
+        """The protocol's metrics on the test set: AUC, AP, and precision/recall/F1 of the top-k scores."""
+        scores = (estimator.decision_function(self.split.X_test) if score is None
+                  else estimator.decision_function(self.split.X_test, score=score))
+        return evaluate(self.split.y_test, scores, self.split.anomaly_fraction)
 
-    def evaluate(self) -> dict:
-        self.metrics = evaluate_split(self.model, self.split, self.tabular,
-                                      self.dataset.anomaly_fraction if self.tabular else None)
-        return self.metrics
+    def fit_and_evaluate(self, estimator, callbacks=(), extra_scores: tuple = ()) -> dict:
+        """Fit on the training data, score the test set. Returns {"metrics", "fit_seconds", "score_seconds",
+        "status", "health", "selected_epoch", "metrics_<score>" for each of `extra_scores`}. A MirroredAE that
+        diverged after at least one finished epoch is evaluated with its last good weights (status "diverged");
+        one that diverged earlier raises `core.train.TrainingDiverged`."""
+        from ..train import TrainingDiverged
 
-    def save(self, out, half: bool = False) -> Path:
-        return self.model.save(out, half=half, metrics=self.metrics, extra=self.extra)
+        t0 = time.perf_counter()
+        status = None
+        try:
+            estimator.fit(self.X_train, callbacks=list(callbacks)) if callbacks else estimator.fit(self.X_train)
+        except TrainingDiverged as err:
+            if not err.result.epochs_finished:
+                raise
+            status = "diverged"
+        t1 = time.perf_counter()
+        out = {"metrics": self.evaluate(estimator), "fit_seconds": t1 - t0, "n_train": int(len(self.X_train)),
+               "n_test": int(len(self.split.X_test)), "n_test_anomalies": int(np.sum(self.split.y_test)),
+               "split": self.split.description}
+        for score in extra_scores:
+            out[f"metrics_{score}"] = self.evaluate(estimator, score=score)
+        out["score_seconds"] = time.perf_counter() - t1
+        out["status"] = status or getattr(estimator, "training_status_", None) or "completed"
+        for attr in ("health_", "selected_epoch_"):
+            if getattr(estimator, attr, None) is not None:
+                out[attr.rstrip("_")] = getattr(estimator, attr)
+        return out
+
+    def record(self, command: Optional[str] = None) -> dict:
+        """What a checkpoint's sidecar says about the run that made it."""
+        return {"dataset": self.dataset, "anomaly_class": self.klass, "command": command, "seed": self.seed,
+                "max_train": self.max_train, "n_train": int(len(self.X_train)), "split": self.split.description}
+
+    def save(self, model, out, outcome: Optional[dict] = None, command: Optional[str] = None,
+             half: bool = False) -> Path:
+        return model.save(out, half=half, metrics=(outcome or {}).get("metrics", {}), extra=self.record(command))

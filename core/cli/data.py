@@ -1,6 +1,6 @@
 """``python -m core data ...``: list, download and verify datasets.
 
-`main(argv)` is the entry point; ``core/__main__.py`` passes it the arguments after
+`main(argv)` is the entry point; ``core/cli/__init__.py`` passes it the arguments after
 ``data``. It returns the process exit code: 0 on success, 1 if a check or download failed,
 2 for usage errors (argparse's convention).
 """
@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .dataset import DownloadError
-from .download import download
-from .files import FileCheck
-from .paths import cache_dir, data_dir_origin
-from .registry import DATASETS, verify
+from ..data.dataset import DownloadError
+from ..data.download import download
+from ..data.files import FileCheck
+from ..data.paths import cache_dir, data_dir_origin
+from ..data.registry import DATASETS, verify
 
 __all__ = ["main", "build_parser"]
 

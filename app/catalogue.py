@@ -1,0 +1,130 @@
+"""The lab's checkpoint catalogue: the shipped checkpoints and the user's runs, their labels and table.
+
+Folders: the shipped `checkpoints/` and the user's runs folder ($MAESI_RUNS). A folder is listed from its manifest
+plus the sidecars of checkpoints not in it, cached per folder signature (names, sizes, mtimes), so a new run or
+upload appears on the next rerun.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import pandas as pd
+import streamlit as st
+
+from app.figures import interpolation_label
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = REPO / "checkpoints"
+
+
+def runs_dir() -> Path:
+    """The user's runs folder: $MAESI_RUNS, else $XDG_DATA_HOME/maesi/runs, else ~/.local/share/maesi/runs."""
+    env = os.environ.get("MAESI_RUNS", "")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".local" / "share"
+    return base / "maesi" / "runs"
+
+
+def data_dir() -> Optional[str]:
+    """$MAESI_DATA (None: core's default, the per-user data folder)."""
+    return os.environ.get("MAESI_DATA") or None
+
+
+def data_dir_text() -> str:
+    from core.data import resolve_data_dir
+
+    return f"{resolve_data_dir(data_dir())}" + ("" if data_dir() else " (set MAESI_DATA to change it)")
+
+
+def _folder_signature(folder: Path) -> tuple:
+    if not folder.is_dir():
+        return ()
+    return tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size)
+                        for p in folder.iterdir() if p.suffix in (".safetensors", ".json")))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _entries(folder: str, signature: tuple, source: str) -> list[dict]:
+    from core.manifest import MANIFEST, load_manifest, scan_folder
+
+    del signature  # only part of the cache key
+    f = Path(folder)
+    entries = load_manifest(f) if (f / MANIFEST).exists() else []
+    listed = {Path(e["path"]).resolve() for e in entries}
+    # Checkpoints written after the manifest (a batch still training) are listed from their sidecars.
+    entries += [e for e in scan_folder(f) if Path(e["path"]).resolve() not in listed]
+    out = []
+    for e in entries:
+        if not Path(e["path"]).exists():
+            continue
+        e = dict(e, source=source, path=str(Path(e["path"]).resolve()))
+        out.append(e)
+    return out
+
+
+def catalogue() -> list[dict]:
+    """Every checkpoint the lab knows: the shipped ones (manifest, plus any not yet in it) and the user's runs."""
+    out = []
+    for folder, source in ((SHIPPED, "shipped"), (runs_dir(), "yours")):
+        try:
+            out += _entries(str(folder), _folder_signature(folder), source)
+        except Exception as e:  # noqa: BLE001: a broken manifest must not take the app down
+            st.warning(f"Could not read the checkpoints in {folder}: {e}")
+    return out
+
+
+def health_badge(e: dict) -> str:
+    """A short mark of a checkpoint's training-health verdict for labels ("" when ok or not recorded)."""
+    verdict = (e.get("health") or {}).get("verdict")
+    return "" if verdict in (None, "ok") else f" · ⚠ {verdict}"
+
+
+def entry_label(e: dict) -> str:
+    metric = e.get("metrics", {})
+    auc = metric.get("auc")
+    return (f"{interpolation_label(e['interpolation'])} · {e['name']}"
+            + (f" · AUC {auc:.3f}" if isinstance(auc, (int, float)) else "") + health_badge(e)
+            + (" (yours)" if e.get("source") == "yours" else ""))
+
+
+def entry_short(e: dict) -> str:
+    """Compact label for the sidebar: name, AUC, and whether it is yours."""
+    auc = (e.get("metrics") or {}).get("auc")
+    return e["name"] + (f" · {auc:.3f}" if isinstance(auc, (int, float)) else "") + health_badge(e) + \
+        (" · yours" if e.get("source") == "yours" else "")
+
+
+def catalogue_frame(entries: list[dict]) -> pd.DataFrame:
+    rows = []
+    for e in entries:
+        m = e.get("metrics") or {}
+        rows.append({"name": e["name"], "source": e.get("source"), "dataset": e.get("dataset"),
+                     "anomaly class": "all" if e.get("anomaly_class") is None else str(e.get("anomaly_class")),
+                     "interpolation": str(e.get("interpolation")), "AUC": m.get("auc"), "AP": m.get("ap"),
+                     "F1": m.get("f1"), "health": (e.get("health") or {}).get("verdict") or "not recorded",
+                     "created": (e.get("created") or "").replace("T", " "),
+                     "size (kB)": round((e.get("bytes") or 0) / 1024), "path": e["path"]})
+    return pd.DataFrame(rows, columns=["name", "source", "dataset", "anomaly class", "interpolation", "AUC", "AP",
+                                       "F1", "health", "created", "size (kB)", "path"])
+
+
+def matching(entries: list[dict], dataset: str, anomaly_class) -> list[dict]:
+    from core.manifest import find
+
+    found = find(entries, dataset, anomaly_class)
+    order = {0: 0, 2: 1, 3: 2, "acai": 3}
+    return sorted(found, key=lambda e: (e.get("source") != "shipped", order.get(e["interpolation"], 9), e["name"]))
+
+
+def default_models(cands: list[dict]) -> list[str]:
+    """One shipped checkpoint per interpolation 0 / 2 / 3 (Fig. 2's three panels), else the first few."""
+    picked, seen = [], set()
+    for e in cands:
+        if e["interpolation"] in (0, 2, 3) and e["interpolation"] not in seen:
+            picked.append(e["path"])
+            seen.add(e["interpolation"])
+    return picked or [e["path"] for e in cands[:3]]

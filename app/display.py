@@ -1,0 +1,34 @@
+"""Small Streamlit display helpers shared by the pages."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app.images import png_bytes
+
+
+def show_figure(fig, key: str, csv: Optional[pd.DataFrame] = None, csv_name: str = "data.csv", **kw):
+    """A plotly figure (its modebar downloads a PNG) with, when given, a CSV download of its data."""
+    config = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": key, "scale": 2}}
+    out = st.plotly_chart(fig, key=key, config=config, **kw)
+    if csv is not None:
+        st.download_button("Download data (CSV)", csv.to_csv(index=False).encode(), file_name=csv_name,
+                           mime="text/csv", key=f"{key}-csv")
+    return out
+
+
+def show_png(img: np.ndarray, caption: Optional[str] = None, target=None, width: Optional[int] = None):
+    """A uint8 image at its own pixel size (never stretched to a long caption), as lossless PNG."""
+    target = target or st
+    target.image(png_bytes(img), width=int(width or img.shape[1]), output_format="PNG")
+    if caption:  # as a caption of its own: an image caption would be squeezed to the image's width
+        target.caption(caption)
+
+
+def flash() -> None:
+    msg = st.session_state.pop("flash", None)
+    if msg:
+        st.toast(msg)

@@ -1,0 +1,151 @@
+"""`python -m core train`: train a model under a dataset's protocol, print its test metrics and training health,
+and save a checkpoint."""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from ..config import PRESETS, PROFILES
+from ..data.registry import DATASETS
+from ..train import Callback
+from . import args as A
+
+
+class TqdmCallback(Callback):
+    """A progress bar over training steps with the latest losses."""
+
+    def __init__(self, every: int = 10):
+        self.every, self.bar = every, None
+
+    def on_train_begin(self, total_steps, epochs):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total_steps, unit="step", desc="training", dynamic_ncols=True, mininterval=0.5)
+
+    def on_step(self, info):
+        self.bar.update(1)
+        if info.step % self.every == 0 and info.losses:
+            keys = ("critic", "eg", "d_inter")
+            self.bar.set_postfix({k: f"{info.losses[k]:.3f}" for k in keys if k in info.losses}, refresh=False)
+
+    def on_epoch(self, info):
+        self.bar.set_description(f"epoch {info.epoch + 1}/{info.epochs}")
+        if info.epoch + 1 == info.epochs or self.bar.n >= self.bar.total:
+            self.bar.close()
+
+
+def _interpolation(value: str):
+    from ..config import parse_interpolation
+
+    try:
+        return parse_interpolation(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    t = argparse.ArgumentParser(
+        prog="python -m core train", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Train on the normal data of a dataset's protocol split (leave-one-out for MNIST, CIFAR-10 and "
+                    "digits, the one-class protocol for Fashion-MNIST, the 50/50 split for tabular data), print the "
+                    "test metrics and the training-health verdict, and save a checkpoint.")
+    t.add_argument("--dataset", required=True, choices=list(DATASETS), help="dataset to train on")
+    t.add_argument("--anomaly-class", "--class", dest="klass", default=None,
+                   help="the protocol's class: the left-out anomaly class (leave-one-out), the normal class "
+                        "(Fashion-MNIST's one-class protocol) or configN (COIL-100); default the first")
+    t.add_argument("--interpolation", type=_interpolation, default=3,
+                   help="0 = none, 2 or 3 (or any m >= 2) = m-point simplex interpolation, acai = Berthelot et al.")
+    t.add_argument("--profile", choices=list(PROFILES), default=None,
+                   help="paper = the paper's text; authors = what the authors' public code does (tfd 5 on the same "
+                        "batch, hinge + spectral norm, real-pair term, cyclic anchors, Xavier init); default paper")
+    t.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                   help="architecture and hyper-parameters (default: the dataset's own preset, from the paper's tables)")
+    t.add_argument("--epochs", type=A.positive_int, default=None, help="training epochs (default: the preset's)")
+    t.add_argument("--lam", type=A.nonnegative_float, default=None,
+                   help="weight lambda of the interpolation loss (default: preset's)")
+    t.add_argument("--batch-size", type=A.positive_int, default=None, help="batch size (default: the preset's)")
+    t.add_argument("--lr", type=A.learning_rate, default=None,
+                   help="one learning rate for every optimiser (default: preset's)")
+    t.add_argument("--tfd", type=A.positive_int, default=None,
+                   help="critic steps on the same batch before each encoder/generator step (default: the profile's)")
+    t.add_argument("--lipschitz", choices=["gp", "hinge-sn"], default=None,
+                   help="how D_recon is kept Lipschitz: WGAN gradient penalty or hinge loss with spectral norm")
+    t.add_argument("--alpha-sampler", choices=["authors", "dirichlet"], default=None,
+                   help="simplex weights: the authors' scheme or uniform on the simplex")
+    t.add_argument("--scaling", choices=["minmax", "zscore", "none"], default=None,
+                   help="tabular features, fitted on the training normals (not in the paper; default: the preset's)")
+    t.add_argument("--recon-weight", type=A.nonnegative_float, default=None,
+                   help="add W * ||x - G(E(x))||^2 to the E/G loss: a stabiliser NOT in the paper (default 0)")
+    t.add_argument("--no-latent-reg", action="store_true", help="drop the latent regulariser R(E)")
+    t.add_argument("--max-train", type=A.positive_int, default=None,
+                   help="use at most this many training samples (a seeded subset; for quick CPU runs)")
+    t.add_argument("--seed", type=A.nonnegative_int, default=0,
+                   help="random seed (data split, initialisation, sampling)")
+    t.add_argument("--device", type=A.device, default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, "
+                                                                   "cuda:1, mps")
+    t.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CUDA")
+    t.add_argument("--threads", type=A.threads, default=None,
+                   help="CPU threads for training (default: torch's). Use 1 when other processes load the CPU: "
+                        "small multi-threaded ops then slow down many times over")
+    t.add_argument("--data-dir", default=None, help="dataset folder (default: $MAESI_DATA, then a per-user folder)")
+    t.add_argument("--out", default=None, help="checkpoint path (default: runs/<dataset>-c<class>-m<interp>-s<seed>)")
+    t.add_argument("--half", action="store_true", help="store the weights in float16 (half the size)")
+    return t
+
+
+def main(argv: list[str]) -> int:
+    from ..health import describe
+    from ..model import MirroredAE
+    from ..evaluation.runner import ProtocolRun
+    from ..train import TrainingDiverged
+    from ..data.registry import get_spec
+
+    args = build_parser().parse_args(argv)
+    spec = get_spec(args.dataset)
+    if args.preset and (PRESETS[args.preset].arch.family == "mlp") != (spec.kind == "tabular"):
+        raise ValueError(f"preset {args.preset!r} is for {'tabular' if spec.kind == 'image' else 'image'} data; "
+                         f"{args.dataset} is {spec.kind}")
+    if args.scaling and spec.kind != "tabular":
+        raise ValueError("--scaling applies to tabular data; image presets map their pixel range to [-1, 1]")
+    out = _check_out(args.out)
+    run = ProtocolRun.prepare(args.dataset, args.klass, seed=args.seed, data_dir=args.data_dir,
+                              max_train=args.max_train)
+    model = MirroredAE(preset=args.preset or run.preset, interpolation=args.interpolation, profile=args.profile,
+                       lam=args.lam, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, tfd=args.tfd,
+                       lipschitz=args.lipschitz, alpha_sampler=args.alpha_sampler, scaling=args.scaling,
+                       recon_weight=args.recon_weight, latent_reg=not args.no_latent_reg,
+                       contamination=run.contamination, device=args.device, bf16=args.bf16, seed=args.seed,
+                       threads=args.threads)
+    cfg = model.make_config()
+    klass = "all" if run.klass is None else run.klass
+    out = out or Path(f"runs/{args.dataset}-c{klass}-m{args.interpolation}-s{args.seed}")
+    command = "python -m core train " + shlex.join(argv)
+    print(f"{run.describe()}; preset {cfg.preset}, profile {cfg.profile}, interpolation {cfg.interpolation}, "
+          f"{cfg.epochs} epochs", flush=True)
+    for note in model.departures():
+        print(f"  not the paper's setting: {note}")
+    try:
+        outcome = run.fit_and_evaluate(model, callbacks=[TqdmCallback()])
+    except TrainingDiverged as e:
+        print(f"error: {e} It diverged before finishing its first epoch, so nothing was saved.", file=sys.stderr)
+        return 1
+    path = run.save(model, out, outcome, command=command, half=args.half)
+    m = outcome["metrics"]
+    shown = ("auc", "ap", "precision", "recall", "f1") if run.tabular else ("auc", "ap")
+    status = "" if outcome["status"] == "completed" else f" (training {outcome['status']})"
+    print(f"test {' '.join(f'{k.upper()} {m[k]:.4f}' for k in shown)}"
+          f"  [selected epoch {model.selected_epoch_}, {model.train_seconds_:.1f}s]{status}")
+    print(describe(model.health_))
+    print(f"saved {path}")
+    return 1 if outcome["status"] == "diverged" else 0
+
+
+def _check_out(out):
+    if out is None:
+        return None
+    path = Path(out)
+    if path.is_dir() or str(out).endswith(("/", "\\")):
+        raise ValueError(f"--out names a checkpoint path (e.g. runs/mymodel), not a folder: {out}")
+    return path

@@ -1,0 +1,144 @@
+"""Cells of the reproduction grid and their store.
+
+A cell is (experiment, dataset, class, method, seed). A finished cell is one small JSON file under
+``<cache>/<experiment>/<budget>/<dataset>/<class>/<method>/seed<k>.json`` (git-ignored), holding its metrics, its
+timings, the training health of maesi rows and a `spec` of everything its result depends on besides the code: a
+cached cell is reused only while its spec matches, so an interrupted or repeated grid resumes where it stopped.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..checkpoint import atomic_write_bytes, json_default
+from .baselines import is_deep, make_method, parse_method
+from .experiments import Budget, Experiment, epochs_for, preset_for, resolve_budget
+from .metrics import METRICS
+from .runner import ProtocolRun
+
+CACHE_VERSION = 2  # 2: maesi cells carry the training status and health
+
+
+@dataclass(frozen=True)
+class Cell:
+    experiment: str
+    dataset: str
+    anomaly_class: str  # "" for tabular data
+    method: str
+    seed: int
+
+    def path(self, cache: Path, label: str) -> Path:
+        klass = self.anomaly_class if self.anomaly_class != "" else "all"
+        safe = self.method.replace("/", "_")
+        return cache / self.experiment / label / self.dataset / str(klass) / safe / f"seed{self.seed}.json"
+
+
+def cell_spec(cell: Cell, b: Budget, label: str) -> dict:
+    """Everything the cell's result depends on besides the code: a cached cell is reused only if it matches."""
+    from ..data.registry import get_spec
+
+    base, settings = parse_method(cell.method)
+    spec = {"version": CACHE_VERSION, "budget": label, "protocol": get_spec(cell.dataset).protocol,
+            "preset": preset_for(cell.dataset, b), "max_train": b.max_train}
+    if is_deep(cell.method):
+        spec["epochs"] = settings.get("epochs", epochs_for(cell.dataset, b))
+    if base == "ocsvm":
+        spec["ocsvm_cap"] = b.ocsvm_cap
+    return spec
+
+
+class DatasetCache:
+    """Datasets loaded once per grid process."""
+
+    def __init__(self, data_dir):
+        self.data_dir = data_dir
+        self._datasets: dict = {}
+
+    def get(self, name: str):
+        if name not in self._datasets:
+            from ..data import load_dataset
+
+            self._datasets[name] = load_dataset(name, data_dir=self.data_dir)
+        return self._datasets[name]
+
+
+def run_cell(cell: Cell, b: Budget, datasets: DatasetCache, device: str) -> dict:
+    """Train and evaluate one cell through the shared runner; returns the record's measured part."""
+    ds = datasets.get(cell.dataset)
+    run = ProtocolRun.prepare(cell.dataset, cell.anomaly_class, cell.seed, max_train=b.max_train, ds=ds)
+    est = make_method(cell.method, preset=preset_for(cell.dataset, b),
+                      input_range=None if run.tabular else ds.input_range, seed=cell.seed, epochs=b.epochs,
+                      device=device, ocsvm_cap=b.ocsvm_cap, contamination=run.contamination)
+    return run.fit_and_evaluate(est)
+
+
+# ------------------------------------------------------------------ environment
+
+def versions() -> dict:
+    """The checkpoints' version record plus scikit-learn, which the baselines use."""
+    import sklearn
+
+    from ..checkpoint import versions as checkpoint_versions
+
+    return dict(checkpoint_versions(), sklearn=sklearn.__version__)
+
+
+def device_description(device: str) -> str:
+    import os
+    import platform
+
+    import torch
+
+    from ..model import resolve_device
+
+    dev = resolve_device(device)
+    if dev.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(dev)})"
+    if dev.type == "cpu":
+        return (f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, "
+                f"torch threads {torch.get_num_threads()})")
+    return str(dev)
+
+
+# ------------------------------------------------------------------ the store
+
+def read_record(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def write_record(path: Path, record: dict) -> None:
+    atomic_write_bytes(path, json.dumps(record, indent=1, default=json_default).encode())
+
+
+def collect_rows(exp: Experiment, cache: Path, label: str, budget: str | None = None,
+                 overrides: dict | None = None) -> tuple[list[dict], list[dict]]:
+    """(tidy rows, cell records) of every finished cell of the experiment and budget, sorted. With `budget`, cells
+    whose recorded spec no longer matches the current budget definition (stale cache) are left out."""
+    root = cache / exp.name / label
+    rows, records = [], []
+    for path in sorted(root.glob("*/*/*/seed*.json")):
+        rec = read_record(path)
+        if rec is None:
+            continue
+        if budget is not None:
+            cell = Cell(rec["experiment"], rec["dataset"], rec["anomaly_class"], rec["method"], rec["seed"])
+            if rec.get("spec") != cell_spec(cell, resolve_budget(budget, cell.dataset, overrides), label):
+                continue
+        records.append(rec)
+        if rec.get("error"):
+            continue
+        for metric in METRICS:
+            rows.append(dict(dataset=rec["dataset"], anomaly_class=rec["anomaly_class"], method=rec["method"],
+                             seed=str(rec["seed"]), metric=metric, value=rec["metrics"][metric]))
+
+    def key(r):
+        k = r["anomaly_class"]
+        return (r["dataset"], (0, int(k)) if str(k).isdigit() else (1, str(k)), r["method"], int(r["seed"]),
+                METRICS.index(r["metric"]))
+
+    rows.sort(key=key)
+    return rows, records
