@@ -122,7 +122,7 @@ class Config:
             d[key] = OptimizerConfig(**o)
         if d.get("input_range") is not None:
             d["input_range"] = tuple(d["input_range"])
-            d.setdefault("scaling", "range")
+        d.setdefault("scaling", "range" if d["arch"].family != "mlp" else "minmax")  # sidecars before `scaling`
         return Config(**d)
 
     @property
@@ -280,6 +280,11 @@ def validate(cfg: Config) -> Config:
             raise ValueError(f"{name} must be one of {choices}, got {getattr(cfg, name)!r}")
     parse_interpolation(cfg.interpolation)
     tabular = cfg.arch.family == "mlp"
+    if tabular and cfg.input_range is not None:
+        raise ValueError("input_range must be null for a tabular preset (features are scaled from the data)")
+    if not tabular and not (isinstance(cfg.input_range, tuple) and len(cfg.input_range) == 2
+                            and all(_finite(v) for v in cfg.input_range) and cfg.input_range[0] < cfg.input_range[1]):
+        raise ValueError(f"input_range of an image preset must be (low, high) pixel values, got {cfg.input_range!r}")
     if tabular and cfg.scaling not in TABULAR_SCALINGS:
         raise ValueError(f"scaling must be one of {TABULAR_SCALINGS} for a tabular preset, got {cfg.scaling!r}")
     if not tabular and cfg.scaling != "range":

@@ -302,7 +302,8 @@ class MirroredAE(BaseEstimator):
         model.health_ = meta.get("health") or {}
         model.train_seconds_ = meta.get("train_seconds")
         model.fitted_at_ = meta.get("fitted_at")
-        model.threshold_ = float(meta.get("threshold", math.inf))
+        threshold = meta.get("threshold")
+        model.threshold_ = math.inf if threshold is None else float(threshold)
         model.metrics_ = meta.get("metrics", {})
         model.meta_ = meta
         return model

@@ -77,7 +77,7 @@ def test_cli_reports_bad_input_clearly(tmp_path, capsys):
     MirroredAE(preset="digits", epochs=1, device="cpu").fit(load_dataset("digits").X_train[:64]).save(model_dir)
     np.save(tmp_path / "wrong.npy", np.zeros((3, 1, 28, 28)))
     assert cli_main(["score", "--checkpoint", str(model_dir), "--input", str(tmp_path / "wrong.npy")]) == 2
-    assert "fitted on (1, 8, 8)" in capsys.readouterr().err
+    assert "expected images of shape (N, 1, 8, 8)" in capsys.readouterr().err
     assert cli_main(["score", "--checkpoint", str(tmp_path / "missing"), "--input", str(tmp_path / "wrong.npy")]) == 2
     assert "sidecar is missing" in capsys.readouterr().err
 

@@ -25,13 +25,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
+    from ..data.readers import read_samples
+    from ..data.tables import scores_csv
     from ..model import MirroredAE
 
     args = build_parser().parse_args(argv)
     if args.output and Path(args.output).is_dir():
         raise ValueError(f"--output names a CSV file, not a folder: {args.output}")
+    source = Path(args.input)
+    if not source.exists():
+        raise FileNotFoundError(f"{args.input}: no such file or folder")
     model = MirroredAE.load(args.checkpoint, device=args.device)
-    X, names = read_input(Path(args.input), model)
+    X, names, problems = read_samples(source, model.input_shape_, reading_range(model))
+    for p in problems:
+        print(f"{'warning' if p.level == 'warning' else 'skipped'}: {p.file}: {p.reason}", file=sys.stderr)
+    if not len(X):
+        raise ValueError(f"{args.input}: no sample could be read")
     scores = model.decision_function(X, score=args.score)
     labels = (scores > model.threshold_).astype(int) if args.score == "feature" else None
     text = scores_csv(names, scores, labels)
@@ -42,50 +51,14 @@ def main(argv: list[str]) -> int:
         print(f"wrote {len(scores)} scores to {args.output}")
     else:
         sys.stdout.write(text)
-    return 0
+    return 1 if any(p.level == "error" for p in problems) else 0
 
 
-def scores_csv(names, scores, labels) -> str:
-    import csv
-    import io
-
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["name", "score", "label"])
-    for i, (n, s) in enumerate(zip(names, scores)):
-        w.writerow([n, f"{s:.6g}", "" if labels is None else int(labels[i])])
-    return buf.getvalue()
-
-
-def read_input(path: Path, model) -> tuple[np.ndarray, list[str]]:
-    """Samples from a user's file, checked against the model's input."""
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file or folder")
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        X = np.load(path, allow_pickle=False)
-    elif suffix == ".csv":
-        import pandas as pd
-
-        df = pd.read_csv(path, header=None)
-        first = df.iloc[0] if len(df) else None
-        if first is not None and not all(_is_number(v) for v in first):
-            df = pd.read_csv(path)  # the first row is a header
-        X = df.to_numpy(dtype=np.float64)
-    else:
-        from ..data.images import images_from_files
-
-        files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
-        c, h, w = model.input_shape_
-        lo, hi = model.config_.input_range
-        X, names = images_from_files(files, size=(h, w), channels=c, input_range=(lo, hi))
-        return X, list(names)
-    return X, [str(i) for i in range(len(X))]
-
-
-def _is_number(v) -> bool:
-    try:
-        float(v)
-        return True
-    except (TypeError, ValueError):
-        return False
+def reading_range(model):
+    """What `read_samples` checks values against: the pixel range of an image model, the training range of a
+    min-max tabular model (other scalings: no range, so no out-of-range warning)."""
+    if model.config_.input_range is not None:
+        return tuple(model.config_.input_range)
+    if model.scaler_.kind == "minmax":
+        return np.asarray(model.scaler_.low), np.asarray(model.scaler_.high)
+    return None

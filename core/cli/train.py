@@ -143,9 +143,12 @@ def main(argv: list[str]) -> int:
 
 
 def _check_out(out):
+    """The checkpoint path, checked before any training (a bad name must not cost a finished run)."""
+    from ..checkpoint import check_run_name
+
     if out is None:
         return None
     path = Path(out)
     if path.is_dir() or str(out).endswith(("/", "\\")):
         raise ValueError(f"--out names a checkpoint path (e.g. runs/mymodel), not a folder: {out}")
-    return path
+    return check_run_name(path)
