@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rerun-failed", action="store_true", help="run again the cells that failed before")
     p.add_argument("--render-only", action="store_true", help="rebuild the CSV, JSON and tables from the cache only")
     p.add_argument("--dry-run", action="store_true", help="list the grid's cells (cached or not) and exit")
+    p.add_argument("--choose", action="store_true",
+                   help="after the grid, choose each dataset's best maesi-3pt variant (healthy on most seeds) and write "
+                        "<out>/chosen.json; only with the validation seeds 100-104 (see core/evaluation/validation.py)")
     p.add_argument("--note", action="append", default=[],
                    help="a line for the Notes section of the table (repeatable; kept with this invocation)")
     return p
@@ -78,5 +81,6 @@ def main(argv: list[str]) -> int:
         overrides={"epochs": args.epochs, "max_train": args.max_train, "preset": args.preset},
         device=args.device, threads=args.threads, data_dir=args.data_dir, out=args.out,
         rerun_failed=args.rerun_failed, render_only=args.render_only, dry_run=args.dry_run, notes=args.note,
+        choose=args.choose,
         command="python -m core reproduce " + shlex.join(argv))
     return run_grid(opts)

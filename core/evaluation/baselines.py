@@ -68,7 +68,10 @@ SANITY_ROWS = ("mean-distance",)
 BASELINES = PEERS + OWN_BASELINES + SANITY_ROWS
 ALIASES = {"iforest": "pyod-iforest"}
 ABLATIONS = tuple(b + s for b in ("maesi-3pt", "maesi-2pt", "maesi-acai", "maesi-none") for s in ("", "-noreg"))
-VARIANT_KEYS = {"lr": float, "epochs": int, "tfd": int, "lam": float, "alpha": str, "lipschitz": str, "score": str}
+# The settings a maesi row name may carry after "@" (`key=value`), with the MirroredAE parameter each sets.
+VARIANT_KEYS = {"lr": float, "lrx": float, "epochs": int, "tfd": int, "lam": float, "alpha": str, "lipschitz": str,
+                "score": str, "profile": str, "scaling": str, "recon": float}
+CHOSEN = "chosen"  # "@chosen": the settings chosen on validation seeds for the dataset (core.evaluation.validation)
 MAESI_SCORES = ("feature", "l2", "latent_norm")  # core.model.SCORES, without importing torch to check a name
 
 
@@ -216,7 +219,9 @@ class L2Autoencoder:
 # ------------------------------------------------------------------ the mirrored AE and its variants
 
 class MaesiScorer:
-    """`MirroredAE` with a fixed anomaly score (the paper's "feature" unless a variant says otherwise)."""
+    """`MirroredAE` with a fixed anomaly score (the paper's "feature" unless a variant says otherwise). A run that
+    diverges keeps its last good weights and is scored with them, with `training_status_` "diverged" and its
+    health verdict saying so."""
 
     def __init__(self, score: str = "feature", **params):
         from ..model import MirroredAE
@@ -229,15 +234,18 @@ class MaesiScorer:
 
         try:
             self.model.fit(X)
-            self.status_ = self.model.training_status_
-        except TrainingDiverged:  # the model keeps its last good weights; score with them and say so
-            self.status_ = "diverged"
-        self.train_seconds_ = self.model.train_seconds_
-        self.selected_epoch_ = self.model.selected_epoch_
+            self.training_status_ = self.model.training_status_
+        except TrainingDiverged:
+            self.training_status_ = "diverged"
+        for attr in ("train_seconds_", "selected_epoch_", "health_", "history_"):
+            setattr(self, attr, getattr(self.model, attr, None))
         return self
 
-    def decision_function(self, X) -> np.ndarray:
-        return self.model.decision_function(X, score=self.score)
+    def decision_function(self, X, score: str | None = None) -> np.ndarray:
+        return self.model.decision_function(X, score=score or self.score)
+
+    def departures(self) -> list[str]:
+        return self.model.departures()
 
 
 def _maesi_core(base: str) -> str:
@@ -257,10 +265,17 @@ def parse_method(name: str) -> tuple[str, dict]:
         raise ValueError(f"{name!r}: @settings are only for maesi-* methods")
     settings = {}
     for p in parts:
+        if p == CHOSEN:
+            settings[CHOSEN] = True
+            continue
         key, sep, value = p.partition("=")
         if not sep or key not in VARIANT_KEYS:
-            raise ValueError(f"{name!r}: setting {p!r} must be key=value with key in {sorted(VARIANT_KEYS)}")
-        settings[key] = VARIANT_KEYS[key](value)
+            raise ValueError(f"{name!r}: setting {p!r} must be key=value with key in {sorted(VARIANT_KEYS)}, "
+                             f"or {CHOSEN!r}")
+        try:
+            settings[key] = VARIANT_KEYS[key](value)
+        except ValueError:
+            raise ValueError(f"{name!r}: setting {p!r} has a value of the wrong type") from None
     if settings.get("score", "feature") not in MAESI_SCORES:
         raise ValueError(f"{name!r}: score must be one of {MAESI_SCORES}")
     return base, settings
@@ -283,13 +298,35 @@ def sanity_siblings(method: str) -> list[str]:
     return ["@".join([method.split("@")[0], *kept, "score=l2"])]
 
 
+def maesi_params(name: str, preset: str, dataset: str | None = None) -> tuple[str, dict]:
+    """(score, MirroredAE parameters) of a maesi row name, with "@chosen" resolved for `dataset`."""
+    from ..config import PRESETS
+
+    base, settings = parse_method(name)
+    if settings.pop(CHOSEN, False):
+        from .validation import chosen_settings
+
+        if dataset is None:
+            raise ValueError(f"{name!r}: '@chosen' needs the dataset whose chosen settings to use")
+        chosen = parse_method("maesi-3pt@" + chosen_settings(dataset))[1] if chosen_settings(dataset) else {}
+        settings = {**chosen, **settings}  # settings written in the name win over the chosen ones
+    lr = settings.get("lr")
+    if "lrx" in settings:
+        lr = settings["lrx"] * PRESETS[preset].opt_encoder.lr
+    params = dict(preset=preset, interpolation=MAESI_BASES[_maesi_core(base)], latent_reg=not base.endswith("-noreg"),
+                  lr=lr, tfd=settings.get("tfd"), lam=settings.get("lam"), alpha_sampler=settings.get("alpha"),
+                  lipschitz=settings.get("lipschitz"), profile=settings.get("profile"),
+                  scaling=settings.get("scaling"), recon_weight=settings.get("recon"), epochs=settings.get("epochs"))
+    return settings.get("score", "feature"), params
+
+
 def make_method(name: str, *, preset: str, input_range=None, seed: int = 0, epochs: int | None = None,
                 device: str = "cpu", ocsvm_cap: int = 10000, pyod_deep_cap: int | None = None,
-                contamination: float = 0.1):
+                contamination: float = 0.1, dataset: str | None = None):
     """The estimator behind a table row. `epochs` None = the preset's; `input_range` None = tabular data;
     `ocsvm_cap` / `pyod_deep_cap`: OCSVM / PyOD's AutoEncoder, VAE and DeepSVDD fit on at most this many training
     rows (seeded subsets; `pyod_deep_cap` None = all). `contamination` sets the maesi rows' threshold only: the
-    PyOD peers keep PyOD's 0.1, which changes no score."""
+    PyOD peers keep PyOD's 0.1, which changes no score. `dataset` resolves a maesi row's "@chosen"."""
     base, settings = parse_method(name)
     if base in PEERS:
         return PyODPeer(base, input_range, seed=seed, device=device,
@@ -302,9 +339,6 @@ def make_method(name: str, *, preset: str, input_range=None, seed: int = 0, epoc
         return PCAReconstruction(input_range, seed)
     if base == "ae-l2":
         return L2Autoencoder(preset, epochs=epochs, seed=seed, device=device)
-    return MaesiScorer(score=settings.get("score", "feature"), preset=preset,
-                       interpolation=MAESI_BASES[_maesi_core(base)], latent_reg=not base.endswith("-noreg"),
-                       epochs=settings.get("epochs", epochs), lr=settings.get("lr"), tfd=settings.get("tfd"),
-                       lam=settings.get("lam"),
-                       alpha_sampler=settings.get("alpha"), lipschitz=settings.get("lipschitz"),
-                       contamination=contamination, device=device, seed=seed)
+    score, params = maesi_params(name, preset, dataset)
+    params["epochs"] = params["epochs"] or epochs
+    return MaesiScorer(score=score, contamination=contamination, device=device, seed=seed, **params)

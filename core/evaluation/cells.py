@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..checkpoint import atomic_write_bytes, json_default
-from .baselines import is_deep, make_method, parse_method
+from .baselines import CHOSEN, DEEP_PEERS, MAESI_BASES, is_deep, make_method, parse_method
 from .experiments import Budget, Experiment, epochs_for, preset_for, resolve_budget
 from .metrics import METRICS
 from .runner import ProtocolRun
@@ -45,7 +45,25 @@ def cell_spec(cell: Cell, b: Budget, label: str) -> dict:
         spec["epochs"] = settings.get("epochs", epochs_for(cell.dataset, b))
     if base == "ocsvm":
         spec["ocsvm_cap"] = b.ocsvm_cap
+    if base in DEEP_PEERS:
+        spec["pyod_deep_cap"] = b.pyod_deep_cap
+    if settings.get(CHOSEN):
+        from .validation import chosen_settings
+
+        spec["chosen"] = chosen_settings(cell.dataset)  # a new choice invalidates the cell
     return spec
+
+
+def is_maesi(method: str) -> bool:
+    base = parse_method(method)[0]
+    return (base[:-len("-noreg")] if base.endswith("-noreg") else base) in MAESI_BASES
+
+
+def l2_sibling(method: str) -> str | None:
+    """The name under which a maesi row's L2-scored twin (the same trained model) is reported."""
+    if not is_maesi(method) or parse_method(method)[1].get("score", "feature") != "feature":
+        return None
+    return method + "@score=l2"
 
 
 class DatasetCache:
@@ -67,10 +85,21 @@ def run_cell(cell: Cell, b: Budget, datasets: DatasetCache, device: str) -> dict
     """Train and evaluate one cell through the shared runner; returns the record's measured part."""
     ds = datasets.get(cell.dataset)
     run = ProtocolRun.prepare(cell.dataset, cell.anomaly_class, cell.seed, max_train=b.max_train, ds=ds)
+    if is_maesi(cell.method) and parse_method(cell.method)[1].get(CHOSEN):
+        from .validation import chosen_settings
+
+        if chosen_settings(cell.dataset) is None:
+            raise ValueError(f"no settings have been chosen for {cell.dataset} on validation seeds yet "
+                             "(results/validation/chosen.json)")
     est = make_method(cell.method, preset=preset_for(cell.dataset, b),
                       input_range=None if run.tabular else ds.input_range, seed=cell.seed, epochs=b.epochs,
-                      device=device, ocsvm_cap=b.ocsvm_cap, contamination=run.contamination)
-    return run.fit_and_evaluate(est)
+                      device=device, ocsvm_cap=b.ocsvm_cap, pyod_deep_cap=b.pyod_deep_cap,
+                      contamination=run.contamination, dataset=cell.dataset)
+    # a maesi row also reports the same trained model scored by L2 reconstruction error (a sanity row)
+    out = run.fit_and_evaluate(est, extra_scores=("l2",) if l2_sibling(cell.method) else ())
+    if hasattr(est, "departures"):
+        out["departures"] = est.departures()
+    return out
 
 
 # ------------------------------------------------------------------ environment
@@ -131,9 +160,13 @@ def collect_rows(exp: Experiment, cache: Path, label: str, budget: str | None = 
         records.append(rec)
         if rec.get("error"):
             continue
-        for metric in METRICS:
-            rows.append(dict(dataset=rec["dataset"], anomaly_class=rec["anomaly_class"], method=rec["method"],
-                             seed=str(rec["seed"]), metric=metric, value=rec["metrics"][metric]))
+        measured = [(rec["method"], rec["metrics"])]
+        if rec.get("metrics_l2") and l2_sibling(rec["method"]):
+            measured.append((l2_sibling(rec["method"]), rec["metrics_l2"]))
+        for method, metrics in measured:
+            for metric in METRICS:
+                rows.append(dict(dataset=rec["dataset"], anomaly_class=rec["anomaly_class"], method=method,
+                                 seed=str(rec["seed"]), metric=metric, value=metrics[metric]))
 
     def key(r):
         k = r["anomaly_class"]

@@ -36,12 +36,18 @@ class GridOptions:
     render_only: bool = False
     dry_run: bool = False
     notes: list = field(default_factory=list)
+    choose: bool = False  # after the grid, choose settings per dataset (validation seeds only; validation.py)
     executor: str = "local"
     address: Optional[str] = None  # a Ray cluster to join (executor "ray")
     command: str = ""
 
 
 def plan(exp: Experiment, opts: GridOptions) -> list[Cell]:
+    from .validation import VALIDATION_SEEDS
+
+    if opts.choose and not set(opts.seeds) <= set(VALIDATION_SEEDS):
+        raise ValueError(f"--choose picks settings on the validation seeds {list(VALIDATION_SEEDS)} only, never on "
+                         f"the reported ones; got seeds {opts.seeds}")
     datasets = opts.datasets or list(exp.datasets)
     unknown = [d for d in datasets if d not in datasets_allowed(exp)]
     if unknown:
@@ -138,6 +144,13 @@ def run_grid(opts: GridOptions) -> int:
             f.write(json.dumps(inv) + "\n")
     csv_path, md_path = write_tables(exp, cache, label, out, opts.budget, opts.overrides)
     print(f"wrote {csv_path} and {md_path} ({ran} cells run, {failed} failed, {cached} cached, {wall / 60:.1f} min)")
+    if opts.choose and not interrupted:
+        from .cells import collect_rows
+        from .validation import write_chosen
+
+        records = collect_rows(exp, cache, label, opts.budget, opts.overrides)[1]
+        metric = "f1" if exp.name == "tabular" else "auc"
+        print(f"wrote {write_chosen(records, metric, opts.command, out)}")
     return 130 if interrupted else (1 if failed else 0)
 
 
