@@ -190,9 +190,10 @@ def test_reproduce_tiny_grid_writes_tidy_csv_and_resumes(tmp_path, capsys):
     assert reproduce(argv) == 0
     header, rows = _read_csv(tmp_path / "digits.csv")
     assert header == COLUMNS
-    assert {r["method"] for r in rows} == {"maesi-3pt", "pca"}
+    # a maesi cell also reports the same model scored by L2 reconstruction error (the sanity twin)
+    assert {r["method"] for r in rows} == {"maesi-3pt", "maesi-3pt@score=l2", "pca"}
     assert {r["metric"] for r in rows} == {"auc", "ap", "precision", "recall", "f1"}
-    assert len(rows) == 2 * 5
+    assert len(rows) == 3 * 5
     md = (tmp_path / "digits.md").read_text()
     assert "python -m core reproduce --experiment digits --budget smoke" in md
     assert "torch" in md and "| maesi-3pt | 1 |" in md
@@ -210,7 +211,7 @@ def test_reproduce_tiny_grid_writes_tidy_csv_and_resumes(tmp_path, capsys):
     invocations = (tmp_path / "cache" / "digits" / "smoke" / "invocations.jsonl").read_text().splitlines()
     assert [json.loads(i)["cells_run"] for i in invocations] == [2, 0, 1]
     _, rows = _read_csv(tmp_path / "digits.csv")
-    assert {r["method"] for r in rows} == {"maesi-3pt", "pca", "iforest"}
+    assert {r["method"] for r in rows} == {"maesi-3pt", "maesi-3pt@score=l2", "pca", "iforest"}
     # a cached cell made under another budget definition (stale) is run again, not reused
     path = next(p for p in cache if "maesi-3pt" in str(p))
     rec = json.loads(path.read_text())
