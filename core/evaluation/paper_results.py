@@ -124,7 +124,7 @@ PAPER_METHOD = {
     "2-point Interpolation": "maesi-2pt",
     "3- Simplex (Ours)": "maesi-3pt",
     "Ours": "maesi-3pt",
-    "IF": "iforest",
+    "IF": "pyod-iforest",
 }
 
 
@@ -166,7 +166,7 @@ def paper_rows(experiment: str) -> list[dict]:
 
 # How each of our row names is printed in each experiment's table of the paper (for the rendered tables).
 PRINTED_NAME = {
-    "tabular": {"maesi-3pt": "3- Simplex (Ours)", "iforest": "IF"},
+    "tabular": {"maesi-3pt": "3- Simplex (Ours)", "pyod-iforest": "IF"},
     "mnist": {"maesi-3pt": "Ours"},
     "fashion_mnist": {"maesi-3pt": "Ours"},
     "coil100": {"maesi-3pt": "Ours"},

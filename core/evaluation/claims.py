@@ -1,0 +1,153 @@
+"""The plain answers at the top of every report: does each claim of the paper hold in our hands, and how do the
+maesi rows compare with what a user would otherwise pick?
+
+Which maesi row answers a claim: the validation-chosen row (``maesi-3pt@chosen``) when the report has it, else the
+paper-setting row (``maesi-3pt``); picking the best row on the reported seeds would be tuning on them. The answer:
+
+* **yes**: its mean reaches the paper's figure within max(its standard deviation, 0.005);
+* **partly**: it does not, but it is at or above the strongest peer of the same run (the best PyOD or classical
+  row), or (Table 2's Thyroid, where the paper prints precision and recall only) one of the two is reached;
+* **no**: below the paper and below the strongest peer.
+"""
+from __future__ import annotations
+
+from .report_tables import Measured, is_maesi, is_twin
+from .baselines import parse_method
+
+PAPER_CLAIMS = {  # experiment -> (metric, column class, what the paper claims, in words)
+    "tabular": ("f1", "", "Table 2"),
+    "mnist": ("auc", "mean", "Table 3, mean over classes"),
+    "fashion_mnist": ("auc", "mean", "Table 5, mean over classes"),
+    "cifar10": ("auc", "mean", "Table 1, mean over the classes run"),
+    "coil100": ("auc", "", "Table 4"),
+}
+ABLATION_BASES = ("maesi-3pt", "maesi-2pt", "maesi-none")
+
+
+def answering_row(m: Measured) -> str | None:
+    for name in ("maesi-3pt@chosen", "maesi-3pt"):
+        if name in m.methods:
+            return name
+    return None
+
+
+def verdict(ours: tuple, paper: float, peer: tuple | None) -> str:
+    mu, sd, _ = ours
+    if mu >= paper - max(sd, 0.005):
+        return "yes"
+    if peer is not None and mu >= peer[1]:
+        return "partly"
+    return "no"
+
+
+def _fmt(stat: tuple) -> str:
+    mu, sd, n = stat
+    return f"{mu:.4f}" if n == 1 else f"{mu:.4f} ± {sd:.4f} ({n} seeds)"
+
+
+def _budget_words(meta: dict, dataset: str) -> str:
+    b = meta.get("budgets", {}).get(dataset)
+    if not b:
+        return meta.get("budget", "")
+    rows = "all training data" if b.get("max_train") is None else f"a seeded subset of {b['max_train']}"
+    return f"budget `{meta.get('budget')}`: preset `{b['preset']}`, {b['epochs']} epochs, {rows}"
+
+
+def claim_lines(m: Measured, experiment: str, meta: dict) -> list[str]:
+    """One line per claim of the paper that this report can answer."""
+    if experiment not in PAPER_CLAIMS:
+        return []
+    metric, klass, where = PAPER_CLAIMS[experiment]
+    row = answering_row(m)
+    if row is None:
+        return []
+    others = [r for r in ("maesi-3pt", "maesi-3pt@profile=authors", "maesi-3pt@chosen") if r in m.methods and r != row]
+    out = []
+    for d in m.datasets:
+        for col in [c for c in m.cols if c[0] == d and (c[1] == klass or (klass == "" and c[1] not in ("mean",)))]:
+            paper = m.pvals.get(("maesi-3pt", d, col[1], metric))
+            ours = m.stat(row, col, metric)
+            if not ours[2] or (("maesi-3pt", d, col[1], metric) not in m.pvals):
+                continue
+            peer = m.strongest_peer(col, metric)
+            context = "; ".join(f"`{r}` {_fmt(m.stat(r, col, metric))}" for r in others if m.stat(r, col, metric)[2])
+            peer_text = f"the strongest peer `{peer[0]}` {peer[1]:.4f}" if peer else "no peer ran"
+            label = f"{where}, {d}" + (f" class {col[1]}" if col[1] not in ("", "mean") else "")
+            if paper in (None, ""):  # Table 2's Thyroid: only precision and recall are printed
+                parts, reached = [], 0
+                for x in ("precision", "recall"):
+                    p = m.pvals.get(("maesi-3pt", d, col[1], x))
+                    s = m.stat(row, col, x)
+                    if p not in (None, "") and s[2]:
+                        reached += s[0] >= float(p) - max(s[1], 0.005)
+                        parts.append(f"{x} {s[0]:.4f} vs the paper's {float(p):.4f}")
+                answer = "yes" if reached == 2 else "partly" if reached or (peer and ours[0] >= peer[1]) else "no"
+                out.append(f"- **{label}** (the paper prints precision and recall, its F1 is missing): **{answer}**. "
+                           f"Our `{row}`: {', '.join(parts)}; F1 {_fmt(ours)} vs {peer_text}"
+                           + (f"; also {context}" if context else "") + f". {_budget_words(meta, d)}.")
+                continue
+            answer = verdict(ours, float(paper), peer)
+            out.append(f"- **{label}** ({metric.upper()} {float(paper):.4f} in the paper): **{answer}**. Our `{row}` "
+                       f"{_fmt(ours)}; {peer_text}" + (f"; also {context}" if context else "")
+                       + f". {_budget_words(meta, d)}.")
+    out += interpolation_claim(m, metric if experiment == "tabular" else "auc", klass)
+    return out
+
+
+def interpolation_claim(m: Measured, metric: str, klass: str) -> list[str]:
+    """Fig. 5: "interpolation improves AUC": 3-point and 2-point against no interpolation, same settings."""
+    suffixes = sorted({"@".join(r.split("@")[1:]) for r in m.methods if is_maesi(r) and not is_twin(r)
+                       and parse_method(r)[0] == "maesi-none"})
+    out = []
+    for suffix in suffixes:
+        name = {b: b + (f"@{suffix}" if suffix else "") for b in ABLATION_BASES}
+        if not all(n in m.methods for n in name.values()):
+            continue
+        per_dataset, wins, total = [], 0, 0
+        for d in m.datasets:
+            col = next((c for c in m.cols if c[0] == d and (c[1] == klass or klass == "")), None)
+            stats = {b: m.stat(n, col, metric) for b, n in name.items()} if col else {}
+            if not stats or not all(s[2] for s in stats.values()):
+                continue
+            none = stats["maesi-none"][0]
+            better = [b for b in ("maesi-3pt", "maesi-2pt") if stats[b][0] > none]
+            wins += len(better)
+            total += 2
+            per_dataset.append(f"{d}: 3-point {stats['maesi-3pt'][0]:.4f}, 2-point {stats['maesi-2pt'][0]:.4f}, "
+                               f"none {none:.4f}")
+        if not total:
+            continue
+        answer = "yes" if wins == total else "partly" if wins else "no"
+        out.append(f"- **Fig. 5, interpolation improves the result** (rows `maesi-*{'@' + suffix if suffix else ''}`, "
+                   f"{metric.upper()}): **{answer}**, {wins} of {total} comparisons with no interpolation are "
+                   f"higher. " + "; ".join(per_dataset) + ". Differences smaller than the seeds' spread are noise.")
+    return out
+
+
+def comparison_lines(m: Measured, experiment: str) -> list[str]:
+    """The issue's goals, measured: the answering row against every PyOD deep detector and IForest."""
+    from .peers import DEEP_PEERS
+
+    row = answering_row(m)
+    if row is None:
+        return []
+    metric, klass, _ = PAPER_CLAIMS.get(experiment, ("auc", "mean", ""))
+    out = []
+    for d in m.datasets:
+        col = next((c for c in m.cols if c[0] == d and (c[1] == klass or klass == "")), None)
+        ours = m.stat(row, col, metric) if col else (0, 0, 0)
+        if not ours[2]:
+            continue
+        parts = []
+        for peer in [p for p in (*DEEP_PEERS, "pyod-iforest", "iforest", "pca") if p in m.methods]:
+            s = m.stat(peer, col, metric)
+            if not s[2]:
+                continue
+            if peer in ("pyod-iforest", "iforest"):
+                within = abs(ours[0] - s[0]) <= s[1] or ours[0] >= s[0]
+                parts.append(f"{'at or above' if ours[0] >= s[0] else 'within one sd of' if within else 'BELOW'} "
+                             f"`{peer}` {s[0]:.4f} ± {s[1]:.4f}")
+            else:
+                parts.append(f"{'above' if ours[0] > s[0] else 'NOT above'} `{peer}` {s[0]:.4f}")
+        out.append(f"- {d}: `{row}` {metric.upper()} {ours[0]:.4f} — " + "; ".join(parts))
+    return out
