@@ -88,3 +88,26 @@ def test_cli_help_explains_every_flag(capsys):
     for flag in ("--dataset", "--anomaly-class", "--interpolation", "--epochs", "--out", "--device", "--lipschitz",
                  "--profile", "--scaling", "--recon-weight"):
         assert flag in text
+
+
+def test_sigterm_during_cli_training_keeps_the_best_weights_with_status_interrupted(tmp_path):
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    out, log = tmp_path / "run", tmp_path / "stderr.txt"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "core", "train", "--dataset", "digits", "--anomaly-class", "2",
+                                 "--epochs", "300", "--threads", "1", "--out", str(out)],
+                                stdout=subprocess.PIPE, stderr=err, text=True)
+    deadline = time.time() + 120
+    while "epoch 3/300" not in log.read_text() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    stdout, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, log.read_text()[-2000:]
+    assert "(training interrupted)" in stdout
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["training_status"] == "interrupted" and meta["health"]["verdict"]
+    assert len(meta["history"]["loss_feat"]) >= 3

@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     from importlib import import_module
 
     module = import_module(f".{command}", __name__)
+    previous = _interrupt_on_sigterm()
     try:
         return module.main(rest)
     except KeyboardInterrupt:
@@ -48,6 +49,27 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {one_line(e)}", file=sys.stderr)
         return 2
+    finally:
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt_on_sigterm():
+    """SIGTERM (a shutdown, `kill`) becomes a KeyboardInterrupt, so training keeps its best weights and saves them
+    with status "interrupted", and a grid keeps its finished cells, exactly as on Ctrl-C. Returns the previous
+    handler (None when not in the main thread, where signals cannot be handled)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, handler)
 
 
 def one_line(e: BaseException) -> str:

@@ -45,11 +45,14 @@ Hand-written rows kept beside PyOD, and why:
   networks, budget and batch size, with the paper's interpolation, critic and feature score taken away. PyOD's
   AutoEncoder is a different (64-32 MLP) network.
 
-A ``maesi-*`` name may carry settings after ``@``, each ``key=value``: ``maesi-3pt@lr=2e-3@epochs=300``. Keys: lr,
-epochs, tfd, lam, alpha (authors|dirichlet), lipschitz (gp|hinge-sn), score (feature|l2|latent_norm). Such rows are
-variants, never the faithful row, and their names say what differs. ``@score=l2`` is the sanity sibling of a maesi
-row (`sanity_siblings`): the same row (preset, settings and seed), scored by its L2 reconstruction error instead of
-the paper's feature score.
+A ``maesi-*`` name may carry settings after ``@``, each ``key=value``: ``maesi-3pt@profile=authors@lrx=10``. Keys:
+profile (paper|authors), scaling (minmax|zscore|none), lr (a learning rate for every optimiser), lrx (a multiple of
+the preset's learning rate), recon (the weight of the L2 reconstruction stabiliser), epochs, max_train (train on a
+seeded subset of at most this many samples), tfd, lam, alpha (authors|dirichlet), lipschitz (gp|hinge-sn), score
+(feature|l2|latent_norm); and ``@chosen``: the settings chosen on validation seeds for the dataset
+(`core.evaluation.validation`). Such rows are variants, never the faithful row, and their names say what differs.
+``@score=l2`` is the sanity sibling of a maesi row (`sanity_siblings`): the same row scored by its L2 reconstruction
+error instead of the paper's feature score; the grid records it from the same trained models.
 """
 from __future__ import annotations
 
@@ -70,7 +73,7 @@ ALIASES = {"iforest": "pyod-iforest"}
 ABLATIONS = tuple(b + s for b in ("maesi-3pt", "maesi-2pt", "maesi-acai", "maesi-none") for s in ("", "-noreg"))
 # The settings a maesi row name may carry after "@" (`key=value`), with the MirroredAE parameter each sets.
 VARIANT_KEYS = {"lr": float, "lrx": float, "epochs": int, "tfd": int, "lam": float, "alpha": str, "lipschitz": str,
-                "score": str, "profile": str, "scaling": str, "recon": float}
+                "score": str, "profile": str, "scaling": str, "recon": float, "max_train": int}
 CHOSEN = "chosen"  # "@chosen": the settings chosen on validation seeds for the dataset (core.evaluation.validation)
 MAESI_SCORES = ("feature", "l2", "latent_norm")  # core.model.SCORES, without importing torch to check a name
 

@@ -84,7 +84,10 @@ class DatasetCache:
 def run_cell(cell: Cell, b: Budget, datasets: DatasetCache, device: str) -> dict:
     """Train and evaluate one cell through the shared runner; returns the record's measured part."""
     ds = datasets.get(cell.dataset)
-    run = ProtocolRun.prepare(cell.dataset, cell.anomaly_class, cell.seed, max_train=b.max_train, ds=ds)
+    # a row may train on fewer samples than the budget gives (its name then says so: "@max_train=20000")
+    caps = [c for c in (b.max_train, parse_method(cell.method)[1].get("max_train")) if c]
+    run = ProtocolRun.prepare(cell.dataset, cell.anomaly_class, cell.seed, max_train=min(caps) if caps else None,
+                              ds=ds)
     if is_maesi(cell.method) and parse_method(cell.method)[1].get(CHOSEN):
         from .validation import chosen_settings
 

@@ -77,6 +77,8 @@ def measure(cell: Cell, b: Budget, datasets: DatasetCache, device: str) -> dict:
         raise
     except Exception as e:  # noqa: BLE001: --rerun-failed retries
         rec = {"error": f"{type(e).__name__}: {e}"}
+    if rec.get("status") == "interrupted":  # the trainer caught the interrupt: the cell is not finished
+        raise KeyboardInterrupt
     rec["seconds"] = time.perf_counter() - t
     return rec
 
