@@ -73,12 +73,27 @@ def choose(records: list[dict], metric: str) -> dict:
             candidates.append((healthy, mu, -len(method), method, sd, n, health_counts(verdicts)))
         best = max(candidates, key=lambda c: (c[0], c[1], c[2]))
         healthy, mu, _, method, sd, n, health = best
-        chosen[dataset] = {"method": method, "settings": "@".join(method.split("@")[1:]), "metric": metric,
+        from ..data.registry import get_spec
+
+        tabular = get_spec(dataset).protocol == "tabular"
+        chosen[dataset] = {"method": method, "settings": explicit_settings(method, tabular), "metric": metric,
                            "mean": mu, "std": sd, "seeds": n, "health": health,
                            "note": "" if healthy else "no variant was healthy on most validation seeds: the best "
                                                       "overall was taken",
                            "candidates": len(candidates)}
     return chosen
+
+
+# The searched settings, written out in full in chosen.json, so that a later change of a preset's default cannot
+# change what "@chosen" means.
+EXPLICIT = {"profile": "paper", "scaling": "minmax", "lrx": "1", "recon": "0", "score": "feature"}
+
+
+def explicit_settings(method: str, tabular: bool = True) -> str:
+    """'maesi-3pt@lrx=10' -> 'profile=paper@scaling=minmax@lrx=10@recon=0@score=feature' (image presets have no
+    scaling choice)."""
+    given = dict(p.split("=", 1) for p in method.split("@")[1:])
+    return "@".join(f"{k}={given.get(k, v)}" for k, v in EXPLICIT.items() if tabular or k != "scaling")
 
 
 def write_chosen(records: list[dict], metric: str, command: str, out: Path) -> Path:
