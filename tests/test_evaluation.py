@@ -294,3 +294,24 @@ def test_the_interpolation_claim_compares_with_no_interpolation_at_the_same_sett
     md = render_markdown(rows, {"experiment": "tabular", "budget": "test"})
     assert "**Fig. 5, interpolation improves the result** (rows `maesi-*@chosen`, F1): **partly**, 1 of 2" in md
     assert "thyroid: 3-point 0.6100, 2-point 0.4100, none 0.5100" in md
+
+
+def test_choose_prefers_healthy_variants_and_only_reads_validation_seeds():
+    from core.evaluation.validation import choose
+
+    def rec(method, seed, f1, verdict="ok", f1_l2=None):
+        r = {"dataset": "thyroid", "method": method, "seed": seed, "metrics": {"f1": f1},
+             "health": {"verdict": verdict}}
+        if f1_l2 is not None:
+            r["metrics_l2"] = {"f1": f1_l2}
+        return r
+
+    records = [rec("maesi-3pt", s, 0.9, "collapsed") for s in (100, 101, 102)]  # best F1 but collapsed
+    records += [rec("maesi-3pt@lrx=10", s, 0.5, "ok", f1_l2=0.6) for s in (100, 101, 102)]
+    records += [rec("maesi-3pt@lrx=100", s, 0.99, "ok") for s in (0, 1, 2)]  # reported seeds: never read
+    chosen = choose(records, "f1")["thyroid"]
+    assert chosen["method"] == "maesi-3pt@lrx=10@score=l2"  # the healthy variant, scored by its L2 twin
+    assert chosen["settings"] == "profile=paper@scaling=minmax@lrx=10@recon=0@score=l2"
+    assert chosen["health"] == "3 ok" and chosen["seeds"] == 3
+    with pytest.raises(ValueError, match="validation seeds"):
+        reproduce(["--experiment", "tabular", "--budget", "smoke", "--seed-list", "0", "--choose", "--dry-run"])
