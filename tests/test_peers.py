@@ -48,19 +48,21 @@ def test_peer_scores_the_outlier_highest_and_repeats_for_a_seed(name, synthetic)
 @pytest.mark.parametrize("name", DEEP_PEERS)
 def test_deep_peers_respect_the_training_cap_with_a_seeded_subset(name, synthetic):
     X_train, X_test = synthetic
-    est, scores = _fit_score(name, X_train, X_test, seed=1, pyod_deep_cap=64)
+    est, scores = _fit_score(name, X_train, X_test, seed=1, pyod_cap=64)
     assert est.n_fit_ == 64 and est.train_cap == 64
     n_seen = est.detector_.n_samples_ if name == "pyod-deepsvdd" else est.detector_.data_num  # PyOD's own record
     assert n_seen == 64
     assert not np.array_equal(scores, _fit_score(name, X_train, X_test, seed=1)[1])  # the cap changed the fit
     # a cap above the training size is no cap
-    assert _fit_score(name, X_train, X_test, seed=1, pyod_deep_cap=10_000)[0].n_fit_ == len(X_train)
+    assert _fit_score(name, X_train, X_test, seed=1, pyod_cap=10_000)[0].n_fit_ == len(X_train)
 
 
-def test_the_cap_leaves_shallow_peers_on_all_rows(synthetic):
+def test_the_cap_bounds_the_neighbour_peers_and_leaves_the_others_on_all_rows(synthetic):
     X_train, _ = synthetic
-    for name in ("pyod-iforest", "pyod-knn"):
-        assert make_method(name, preset="thyroid", pyod_deep_cap=50).fit(X_train).n_fit_ == len(X_train)
+    for name in ("pyod-iforest", "pyod-ecod"):
+        assert make_method(name, preset="thyroid", pyod_cap=50).fit(X_train).n_fit_ == len(X_train)
+    for name in ("pyod-knn", "pyod-lof"):
+        assert make_method(name, preset="thyroid", pyod_cap=50).fit(X_train).n_fit_ == 50
 
 
 def test_iforest_is_an_alias_of_pyod_iforest_with_the_same_forest(synthetic):

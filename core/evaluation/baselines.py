@@ -15,7 +15,7 @@ Methods (the names are the row names of the tables):
 ``<any>-noreg``        the same without the latent regulariser R(E) (Fig. 5's ablation)
 ``pyod-*``             the peers: PyOD 3.6.7's AutoEncoder, VAE, DeepSVDD, LOF, KNN, ECOD and IForest at PyOD's
                        defaults (`core.evaluation.peers` records them); the deep three may fit on a seeded subset of
-                       at most `pyod_deep_cap` training rows
+                       at most `pyod_cap` training rows
 ``ocsvm``              One-class SVM, RBF kernel, gamma "scale", nu 0.1, fitted on at most `ocsvm_cap` training
                        samples (a seeded subset): its cost grows quadratically with the training set
 ``pca``                PCA reconstruction error, with the components that explain 90% of the training variance
@@ -61,7 +61,7 @@ import time
 
 import numpy as np
 
-from .peers import DEEP_PEERS, PEERS, PyODPeer
+from .peers import CAPPED_PEERS, DEEP_PEERS, PEERS, PyODPeer
 from .preprocess import Preprocess
 
 MAESI_BASES = {"maesi-3pt": 3, "maesi-2pt": 2, "maesi-acai": "acai", "maesi-none": 0}
@@ -324,16 +324,16 @@ def maesi_params(name: str, preset: str, dataset: str | None = None) -> tuple[st
 
 
 def make_method(name: str, *, preset: str, input_range=None, seed: int = 0, epochs: int | None = None,
-                device: str = "cpu", ocsvm_cap: int = 10000, pyod_deep_cap: int | None = None,
+                device: str = "cpu", ocsvm_cap: int = 10000, pyod_cap: int | None = None,
                 contamination: float = 0.1, dataset: str | None = None):
     """The estimator behind a table row. `epochs` None = the preset's; `input_range` None = tabular data;
-    `ocsvm_cap` / `pyod_deep_cap`: OCSVM / PyOD's AutoEncoder, VAE and DeepSVDD fit on at most this many training
-    rows (seeded subsets; `pyod_deep_cap` None = all). `contamination` sets the maesi rows' threshold only: the
+    `ocsvm_cap` / `pyod_cap`: OCSVM / PyOD's AutoEncoder, VAE, DeepSVDD, LOF and KNN fit on at most this many training
+    rows (seeded subsets; `pyod_cap` None = all). `contamination` sets the maesi rows' threshold only: the
     PyOD peers keep PyOD's 0.1, which changes no score. `dataset` resolves a maesi row's "@chosen"."""
     base, settings = parse_method(name)
     if base in PEERS:
         return PyODPeer(base, input_range, seed=seed, device=device,
-                        train_cap=pyod_deep_cap if base in DEEP_PEERS else None)
+                        train_cap=pyod_cap if base in CAPPED_PEERS else None)
     if base == "mean-distance":
         return MeanDistance(input_range)
     if base == "ocsvm":

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..checkpoint import atomic_write_bytes, json_default
-from .baselines import CHOSEN, DEEP_PEERS, MAESI_BASES, is_deep, make_method, parse_method
+from .baselines import CHOSEN, MAESI_BASES, is_deep, make_method, parse_method
 from .experiments import Budget, Experiment, epochs_for, preset_for, resolve_budget
 from .metrics import METRICS
 from .runner import ProtocolRun
@@ -45,8 +45,10 @@ def cell_spec(cell: Cell, b: Budget, label: str) -> dict:
         spec["epochs"] = settings.get("epochs", epochs_for(cell.dataset, b))
     if base == "ocsvm":
         spec["ocsvm_cap"] = b.ocsvm_cap
-    if base in DEEP_PEERS:
-        spec["pyod_deep_cap"] = b.pyod_deep_cap
+    from .peers import CAPPED_PEERS
+
+    if base in CAPPED_PEERS:
+        spec["pyod_cap"] = b.pyod_cap
     if settings.get(CHOSEN):
         from .validation import chosen_settings
 
@@ -96,7 +98,7 @@ def run_cell(cell: Cell, b: Budget, datasets: DatasetCache, device: str) -> dict
                              "(results/validation/chosen.json)")
     est = make_method(cell.method, preset=preset_for(cell.dataset, b),
                       input_range=None if run.tabular else ds.input_range, seed=cell.seed, epochs=b.epochs,
-                      device=device, ocsvm_cap=b.ocsvm_cap, pyod_deep_cap=b.pyod_deep_cap,
+                      device=device, ocsvm_cap=b.ocsvm_cap, pyod_cap=b.pyod_cap,
                       contamination=run.contamination, dataset=cell.dataset)
     # a maesi row also reports the same trained model scored by L2 reconstruction error (a sanity row)
     out = run.fit_and_evaluate(est, extra_scores=("l2",) if l2_sibling(cell.method) else ())

@@ -9,7 +9,8 @@ Only four things differ from PyOD's defaults, none of which changes the method:
 * ``verbose=0``: no progress bar or per-epoch line;
 * ``device``: the harness's (default "cpu") for AutoEncoder and VAE; PyOD's default picks CUDA when it is present.
   PyOD's DeepSVDD always runs on the CPU;
-* an optional training cap (`train_cap`, `make_method(..., pyod_deep_cap=...)`) for the three deep detectors: they
+* an optional training cap (`train_cap`, `make_method(..., pyod_cap=...)`) for the deep and the neighbour-based
+  detectors (`CAPPED_PEERS`): they
   fit on a seeded subset of at most that many training rows (`seeded_subset`, the rows the harness's own
   `max_train` subsample draws) after the scaling is fitted on the whole training split. PyOD's deep models take
   steps of 32 rows: on KDD99's ~200k training rows that is ~6,200 steps per epoch, ~620,000 for DeepSVDD's 100
@@ -67,6 +68,9 @@ from .preprocess import Preprocess, seeded_subset
 PYOD_VERSION = "3.6.7"  # the pinned version whose defaults the table above records
 PEERS = ("pyod-autoencoder", "pyod-vae", "pyod-deepsvdd", "pyod-lof", "pyod-knn", "pyod-ecod", "pyod-iforest")
 DEEP_PEERS = ("pyod-autoencoder", "pyod-vae", "pyod-deepsvdd")
+# Fitted on at most `pyod_cap` training rows when a budget sets one (KDD99): the deep detectors' epochs over ~200k
+# rows, and the neighbour searches over ~200k x ~250k pairs, are hours on a CPU.
+CAPPED_PEERS = DEEP_PEERS + ("pyod-lof", "pyod-knn")
 
 
 def _build_detector(name: str, n_features: int, seed: int, device: str):
