@@ -164,3 +164,23 @@ def baseline_scores(name: str, dataset_name: str, klass, seed: int, ddir, max_tr
     est = make_method(name, preset=get_spec(dataset_name).preset, input_range=ds.input_range, seed=seed,
                       device="cpu", ocsvm_cap=2000, contamination=run.contamination)
     return np.asarray(est.fit(run.X_train).decision_function(run.split.X_test), dtype=np.float64)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _timeline(path: str, timeline_mtime_ns: int):
+    from core.timeline import TimelineError, load_timeline
+
+    del timeline_mtime_ns  # only part of the cache key
+    try:
+        return load_timeline(path)
+    except TimelineError:
+        return None
+
+
+def timeline(entry: dict):
+    """(epochs (T,), latents (T, n, d), test indices (n,)) of the run's training timeline (`core.timeline`,
+    saved by the lab's training jobs), or None when the run has none or it is unreadable. The indices point into
+    the test set of the run's split (`split_for(entry)`); cached per server and timeline file."""
+    from core.timeline import timeline_path
+
+    return _timeline(entry["path"], mtime(str(timeline_path(entry["path"]))))

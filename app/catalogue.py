@@ -1,8 +1,9 @@
 """The lab's checkpoint catalogue: the shipped checkpoints and the user's runs, their labels and table.
 
 Folders: the shipped `checkpoints/` and the user's runs folder ($MAESI_RUNS). A folder is listed from its manifest
-plus the sidecars of checkpoints not in it, cached per folder signature (names, sizes, mtimes), so a new run or
-upload appears on the next rerun.
+plus the sidecars of checkpoints not in it (`core.manifest.list_folder`), cached per folder signature (names,
+sizes, mtimes), so a new run or upload appears on the next rerun. One bad file is skipped with its reason
+(`skipped_files`), never an exception.
 """
 from __future__ import annotations
 
@@ -35,46 +36,58 @@ def data_dir() -> Optional[str]:
 
 
 def data_dir_text() -> str:
-    from core.data import resolve_data_dir
-
-    return f"{resolve_data_dir(data_dir())}" + ("" if data_dir() else " (set MAESI_DATA to change it)")
+    """Where the datasets come from, in words for users: no server path (issue 11)."""
+    return "the folder MAESI_DATA names" if data_dir() else "the server's default data folder (MAESI_DATA changes it)"
 
 
 def _folder_signature(folder: Path) -> tuple:
-    if not folder.is_dir():
-        return ()
-    return tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size)
-                        for p in folder.iterdir() if p.suffix in (".safetensors", ".json")))
+    """(name, mtime, size) of the folder's checkpoint files: a change lists the folder again. A file that
+    vanishes meanwhile (a delete, a rename) or cannot be read only changes the signature, never raises."""
+    out = []
+    try:
+        paths = list(folder.iterdir()) if folder.is_dir() else []
+    except OSError:
+        return ("unlistable",)
+    for p in paths:
+        if p.suffix in (".safetensors", ".json"):
+            try:
+                st_ = p.stat()
+                out.append((p.name, st_.st_mtime_ns, st_.st_size))
+            except OSError:
+                out.append((p.name, -1, -1))
+    return tuple(sorted(out))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _entries(folder: str, signature: tuple, source: str) -> list[dict]:
-    from core.manifest import MANIFEST, load_manifest, scan_folder
+def _listing(folder: str, signature: tuple, source: str) -> tuple[list[dict], list[tuple[str, str]]]:
+    """(entries, skipped) of a folder (core.manifest.list_folder: never raises for the folder's content)."""
+    from core.manifest import list_folder
 
     del signature  # only part of the cache key
-    f = Path(folder)
-    entries = load_manifest(f) if (f / MANIFEST).exists() else []
-    listed = {Path(e["path"]).resolve() for e in entries}
-    # Checkpoints written after the manifest (a batch still training) are listed from their sidecars.
-    entries += [e for e in scan_folder(f) if Path(e["path"]).resolve() not in listed]
-    out = []
-    for e in entries:
-        if not Path(e["path"]).exists():
-            continue
-        e = dict(e, source=source, path=str(Path(e["path"]).resolve()))
-        out.append(e)
-    return out
+    entries, skipped = list_folder(Path(folder))
+    out = [dict(e, source=source, path=str(Path(e["path"]).resolve())) for e in entries
+           if Path(e["path"]).exists()]
+    return out, [(str(name), str(reason)) for name, reason in skipped]
+
+
+def _folders() -> tuple[tuple[Path, str], ...]:
+    return (SHIPPED, "shipped"), (runs_dir(), "yours")
 
 
 def catalogue() -> list[dict]:
-    """Every checkpoint the lab knows: the shipped ones (manifest, plus any not yet in it) and the user's runs."""
+    """Every checkpoint the lab knows: the shipped ones (manifest, plus any not yet in it) and the user's runs.
+    A bad file is skipped (see `skipped_files`), never an exception."""
     out = []
-    for folder, source in ((SHIPPED, "shipped"), (runs_dir(), "yours")):
-        try:
-            out += _entries(str(folder), _folder_signature(folder), source)
-        except Exception as e:  # noqa: BLE001: a broken manifest must not take the app down
-            st.warning(f"Could not read the checkpoints in {folder}: {e}")
+    for folder, source in _folders():
+        out += _listing(str(folder), _folder_signature(folder), source)[0]
     return out
+
+
+def skipped_files(source: str = "yours") -> list[tuple[str, str]]:
+    """(file name, reason) of each file of the runs folder (or, with source="shipped", of checkpoints/) that the
+    catalogue skipped: a broken or foreign checkpoint, a sidecar without weights, an unreadable manifest."""
+    folder = dict((s, f) for f, s in _folders())[source]
+    return _listing(str(folder), _folder_signature(folder), source)[1]
 
 
 def health_badge(e: dict) -> str:

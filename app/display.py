@@ -32,3 +32,15 @@ def flash() -> None:
     msg = st.session_state.pop("flash", None)
     if msg:
         st.toast(msg)
+
+
+def skipped_note(skipped: list, target=None, expanded: bool = False) -> None:
+    """An expander listing the files of the runs folder that were skipped, each with its reason (nothing when
+    none was): one bad file never hides the others nor breaks a page (issue 11)."""
+    if not skipped:
+        return
+    target = target or st
+    with target.expander(f"⚠ {len(skipped)} file(s) in your runs folder skipped", expanded=expanded):
+        st.markdown("\n".join(f"- `{name}`: {reason}" for name, reason in skipped[:50])
+                    + (f"\n- … and {len(skipped) - 50} more" if len(skipped) > 50 else ""))
+        st.caption("They are not listed as models; the Models page can delete the broken runs among them.")

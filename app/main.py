@@ -14,7 +14,7 @@ if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts app/ on the pa
 
 import streamlit as st  # noqa: E402
 
-from app import display, sidebar  # noqa: E402
+from app import catalogue, display, guard, jobs, sidebar  # noqa: E402
 
 st.set_page_config(page_title="maesi lab", page_icon=":material/scatter_plot:", layout="wide")
 
@@ -27,6 +27,15 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
-st.session_state["_ctx"] = sidebar.sidebar()
+# Training jobs save their best weights as "interrupted" when the server is stopped (once per process).
+jobs.install_shutdown_handling()
+# Every page runs inside a guard: a failure shows one line and a log reference, never a traceback or a path.
+st.session_state["_ctx"] = None
+with guard.page_guard("the sidebar"):
+    st.session_state["_ctx"] = sidebar.sidebar()
+    display.skipped_note(catalogue.skipped_files(), target=st.sidebar)
+if st.session_state["_ctx"] is None:
+    st.stop()
 display.flash()
-page.run()
+with guard.page_guard(f"the {page.title} page"):
+    page.run()

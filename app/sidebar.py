@@ -8,7 +8,7 @@ from typing import Optional
 import streamlit as st
 
 from app import caches
-from app.catalogue import catalogue, data_dir, data_dir_text, entry_short, matching, default_models, runs_dir
+from app.catalogue import catalogue, data_dir, data_dir_text, entry_short, matching, default_models
 
 MAX_MODELS = 4
 ALL = "all"  # the sidebar's class for tabular data (the dataset fixes its anomalies)
@@ -52,7 +52,9 @@ class Context:
                        f"a data dir; point the environment variable `MAESI_DATA` at a folder holding the datasets "
                        f"and restart the app.")
             with st.expander("Details"):
-                st.code(self.ds_error or "", language=None)
+                from app.guard import without_paths
+
+                st.code(without_paths(self.ds_error or ""), language=None)
             return False
         return True
 
@@ -85,6 +87,18 @@ def use_checkpoint(entry: dict) -> None:
     current = [p for p in st.session_state.get("models", []) if p != entry["path"]]
     st.session_state["models"] = [entry["path"]] + current[: MAX_MODELS - 1]
     st.session_state["flash"] = f"Loaded {entry['name']} into the lab."
+
+
+def use_with_comparison(entry: dict) -> None:
+    """Button callback: select a checkpoint (as `use_checkpoint`) and, beside it, the shipped no / 2-point /
+    3-point models of its dataset and class, so that one's own run is compared with them rather than alone."""
+    use_checkpoint(entry)
+    if st.session_state.get("dataset") != entry.get("dataset"):
+        return  # refused: use_checkpoint said why
+    shipped = [e for e in matching(catalogue(), entry["dataset"], entry.get("anomaly_class"))
+               if e.get("source") == "shipped"]
+    comparison = [p for p in default_models(shipped) if p != entry["path"]]
+    st.session_state["models"] = ([entry["path"]] + comparison)[:MAX_MODELS]
 
 
 def sidebar() -> Context:
@@ -137,7 +151,7 @@ def sidebar() -> Context:
                             max_selections=MAX_MODELS, placeholder="no checkpoint for this choice",
                             help="The no / 2-point / 3-point interpolation checkpoints of this dataset and class "
                                  "(shipped, and your own runs).")
-    sb.caption(f"Data dir: `{data_dir_text()}`  \nYour runs: `{runs_dir()}`")
+    sb.caption(f"Data: {data_dir_text()}.  \nYour runs: the server's runs folder (MAESI_RUNS).")
     return Context(dataset=name, anomaly_class=klass, entries=[by_path[p] for p in chosen], candidates=cands,
                    catalogue=cat, ds=ds, ds_error=err)
 

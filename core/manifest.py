@@ -16,6 +16,7 @@ from .checkpoint import CheckpointError, atomic_write_bytes, checkpoint_paths, r
 from .sidecar import WEIGHTS_FILE_PATTERN
 
 MANIFEST = "manifest.json"
+TIMELINE_SUFFIX = ".timeline.safetensors"  # core.timeline.SUFFIX (not imported: core.timeline imports the trainer)
 FORMAT = "maesi-manifest"
 REPO_CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 
@@ -37,6 +38,7 @@ def entry_for(path) -> dict:
         "interpolation": meta["config"]["interpolation"],
         "metrics": meta.get("metrics", {}),
         "health": {k: (meta.get("health") or {}).get(k) for k in ("verdict", "reasons")},
+        "status": meta.get("training_status") or "completed",
         "profile": meta["config"].get("profile", "paper"),
         "departures": meta.get("departures", []),
         "command": meta.get("command"),
@@ -50,7 +52,7 @@ def entry_for(path) -> dict:
 def write_manifest(folder) -> Path:
     """(Re)write `folder/manifest.json` from the checkpoints found there."""
     folder = Path(folder)
-    entries = [entry_for(p) for p in sorted(folder.glob("*.safetensors"))]
+    entries = [entry_for(p) for p in sorted(folder.glob("*.safetensors")) if not p.name.endswith(TIMELINE_SUFFIX)]
     path = folder / MANIFEST
     atomic_write_bytes(path, json.dumps({"format": FORMAT, "version": 1, "checkpoints": entries}, indent=1).encode())
     return path
@@ -97,6 +99,8 @@ def scan_folder_with_skips(folder) -> tuple[list[dict], list[tuple[str, str]]]:
     entries, skipped = [], []
     for name in names:
         p = folder / name
+        if name.endswith(TIMELINE_SUFFIX):  # a run's training timeline (core.timeline), not a checkpoint
+            continue
         if name.endswith(".json") and name != MANIFEST and f"{name[:-5]}.safetensors" not in names:
             skipped.append((name, "a sidecar without its weights file"))
         if not name.endswith(".safetensors"):

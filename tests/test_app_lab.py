@@ -1,11 +1,11 @@
-"""The lab's pure helpers (app/analysis.py, app/simplex_weights.py, app/images.py, app/uploads.py, app/jobs.py): no Streamlit, fast."""
-import io
+"""The lab's pure helpers (app/analysis.py, app/simplex_weights.py, app/images.py, app/jobs.py): no Streamlit, fast.
+The Score page's reader is core.data.readers.read_samples (tests/test_hostile.py, tests/test_app_models.py)."""
 import math
 
 import numpy as np
 import pytest
 
-from app import analysis, figures, images, jobs, simplex_weights, uploads
+from app import analysis, figures, images, jobs, simplex_weights
 
 
 def test_normalise_and_rebalance_stay_on_the_simplex():
@@ -85,36 +85,6 @@ def test_images_and_grid():
     assert images.png_bytes(img)[:4] == b"\x89PNG"
     rgb = images.to_uint8_image(np.zeros((3, 4, 5)), (0, 255))
     assert rgb.shape == (4, 5, 3)
-
-
-def test_table_upload_errors_name_the_problem():
-    ok = b"a,b,c\n1,2,3\n4,5,6\n"
-    X, names = uploads.read_table_upload("x.csv", ok, 3)
-    assert X.shape == (2, 3) and names == ["0", "1"]
-    X, _ = uploads.read_table_upload("x.csv", b"1,2,3\n4,5,6\n", 3)  # no header
-    assert X.shape == (2, 3)
-    X, _ = uploads.read_table_upload("x.csv", b"c,z,b,a\n3,9,2,1\n", 3, ["a", "b", "c"])  # named: picked and ordered
-    assert X.tolist() == [[1, 2, 3]]
-    with pytest.raises(ValueError, match="has 2 columns but the model takes 3"):
-        uploads.read_table_upload("x.csv", b"1,2\n3,4\n", 3)
-    with pytest.raises(ValueError, match="column\\(s\\) b are not numeric"):
-        uploads.read_table_upload("x.csv", b"a,b,c\n1,x,3\n", 3)
-    with pytest.raises(ValueError, match="row\\(s\\) 1 contain missing"):
-        uploads.read_table_upload("x.csv", b"a,b,c\n1,2,3\n4,,6\n", 3)
-    buf = io.BytesIO()
-    np.save(buf, np.zeros((2, 2, 2)))
-    with pytest.raises(ValueError, match="2-D array"):
-        uploads.read_table_upload("x.npy", buf.getvalue(), 3)
-    with pytest.raises(ValueError, match="expected a .csv or .npy"):
-        uploads.read_table_upload("x.xlsx", b"", 3)
-
-
-def test_image_array_checks():
-    assert uploads.check_image_array("a.npy", np.zeros((5, 8, 8)), (1, 8, 8)).shape == (5, 1, 8, 8)
-    with pytest.raises(ValueError, match="3 channel\\(s\\) but the model takes 1"):
-        uploads.check_image_array("a.npy", np.zeros((5, 3, 8, 8)), (1, 8, 8))
-    with pytest.raises(ValueError, match="are 28x28 but the model takes 8x8"):
-        uploads.check_image_array("a.npy", np.zeros((5, 1, 28, 28)), (1, 8, 8))
 
 
 def test_figures_build():

@@ -546,3 +546,48 @@ def test_scores_csv_quotes_what_needs_quoting():
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == ["name", "score", "label"]
     assert [r[0] for r in rows[1:]] == names and rows[3][1] == "inf" and rows[4][2] == ""
+
+
+# ---------------------------------------------------------------- the same cases through the app's Score page path
+
+class _Uploaded(io.BytesIO):
+    """What Streamlit's file_uploader hands the Score page: bytes with a name."""
+
+    def __init__(self, name, data):
+        super().__init__(data)
+        self.name = name
+
+
+def _stub_model(shape, input_range=None):
+    """What app.score_input.read_uploads reads of a model: its input shape, pixel range and scaler kind."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(input_shape_=shape, config_=SimpleNamespace(input_range=input_range),
+                           scaler_=SimpleNamespace(kind="zscore"))
+
+
+@pytest.mark.parametrize("case", sorted(NPY_CASES))
+def test_the_app_reads_the_bad_npy_cases_through_the_same_reader(case):
+    from app.score_input import problem_list, read_uploads
+
+    data, match = NPY_CASES[case]
+    X, names, problems, _ = read_uploads([_Uploaded("bad.npy", data), _Uploaded("good.npy", _npy(np.ones((2, 3))))],
+                                         _stub_model((3,)))
+    assert names == ["good.npy[0]", "good.npy[1]"]
+    assert len(problems) == 1 and re.search(match, problems[0].reason)
+    one_line_without_paths(problem_list(problems, "error"))
+
+
+def test_the_app_reads_hostile_images_and_archives_through_the_same_reader(bomb):
+    from app.score_input import problem_list, read_uploads
+
+    files = [_Uploaded("bomb.zip", bomb.read_bytes()), _Uploaded("wide.png", png_claiming(5000, 5000)),
+             _Uploaded("x.png", b"not an image"), _Uploaded("p.png", pickle.dumps([1])),
+             _Uploaded("corrupt.zip", b"PK\x03\x04" + bytes(40)), _Uploaded("ok.png", png())]
+    t = time.perf_counter()
+    X, names, problems, _ = read_uploads(files, _stub_model((1, 8, 8), (0, 16)), polarity="auto")
+    assert time.perf_counter() - t < 10 and names == ["ok.png"] and X.shape == (1, 1, 8, 8)
+    listed = problem_list(problems, "error")
+    for name in ("bomb.zip", "wide.png", "x.png", "p.png", "corrupt.zip"):
+        assert f"`{name}" in listed, listed
+    one_line_without_paths(listed.replace("\n", " "))

@@ -1,11 +1,12 @@
-"""Score your data: upload images (PNG/JPEG, several, or a zip) or a CSV/NPY table; ranked anomaly scores."""
-import io
+"""Score your data: upload images (PNG/JPEG, several, or a zip) or a CSV/NPY table; ranked anomaly scores.
 
+Files are read by core.data.readers.read_samples (as `python -m core score` does): the good files of a batch are
+scored, each bad file is listed with its reason, values outside the model's range are scored with a warning."""
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import caches, catalogue, images, sidebar, uploads
+from app import caches, catalogue, images, score_input, sidebar
 
 ctx = sidebar.context()
 st.title("Score your data")
@@ -21,7 +22,8 @@ path = st.selectbox("Model", list(by_path), key="score_model", format_func=lambd
 model = caches.model(path)
 shape = tuple(model.input_shape_)
 image_model = len(shape) == 3
-
+feature_names = list(ctx.ds.feature_names) if ctx.ds is not None and ctx.ds.feature_names else None
+polarity = "as is"
 if image_model:
     C, H, W = shape
     lo, hi = model.config_.input_range
@@ -30,41 +32,28 @@ if image_model:
                 "1-channel model. A `.npy` array must already be (N, C, H, W) in that range.")
     files = st.file_uploader("Images (PNG/JPEG), a zip of images, or an .npy array", accept_multiple_files=True,
                              type=["png", "jpg", "jpeg", "zip", "npy"], key="score_files")
-    polarity = "as is"
     if C == 1:
         polarity = st.radio("Colours", ["auto", "as is", "invert"], horizontal=True, key="score_polarity",
                             help="The training digits are light strokes on a dark background; a dark-on-light "
                                  "drawing must be inverted. auto inverts images whose border is mostly light.")
 else:
-    F = shape[0]
-    names = list(ctx.ds.feature_names) if ctx.ds is not None and ctx.ds.feature_names else None
-    st.markdown(f"The model takes **{F} numeric features** per row (raw units, as in the dataset). A CSV may have a "
-                "header row (named columns are matched to the dataset's feature names) or none.")
+    st.markdown(f"The model takes **{shape[0]} numeric features** per row (raw units, as in the dataset). A CSV "
+                "may have a header row (named columns are matched to the dataset's feature names) or none.")
     files = st.file_uploader("A CSV or .npy table", accept_multiple_files=True, type=["csv", "npy"],
                              key="score_files")
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def examples(path: str, mtime: int) -> tuple[bytes, str, str]:
-    """A few test samples (half normal, half anomalous) to try the page with: a zip of PNGs or a CSV."""
-    import zipfile
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def examples(path: str, mtime: int, feature_names: tuple) -> tuple[bytes, str, str]:
+    """Example files of the model's test set (cached per server and checkpoint)."""
+    mdl = caches.model(path)
     sp = caches.split_for(caches.entry_of(path))
-    rng = np.random.default_rng(0)
-    pick = np.r_[rng.choice(np.flatnonzero(sp.y_test == 0), 6, replace=False),
-                 rng.choice(np.flatnonzero(sp.y_test == 1), 6, replace=False)]
-    if image_model:
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w") as zf:
-            for j in pick:
-                tag = "anomaly" if sp.y_test[j] else "normal"
-                zf.writestr(f"test{j:05d}-{tag}.png", images.png_bytes(images.to_uint8_image(sp.X_test[j], (lo, hi))))
-        return buf.getvalue(), "maesi-examples.zip", "application/zip"
-    return (pd.DataFrame(sp.X_test[pick], columns=names).to_csv(index=False).encode(), "maesi-examples.csv",
-            "text/csv")
+    return score_input.example_files(sp.X_test, sp.y_test, mdl.config_.input_range, len(mdl.input_shape_) == 3,
+                                     list(feature_names) or None)
 
 
 if ctx.ds is not None and caches.entry_of(path).get("dataset") == ctx.dataset:
-    data, fname, mime = examples(path, caches.mtime(path))
+    data, fname, mime = examples(path, caches.mtime(path), tuple(feature_names or ()))
     st.download_button("Download example files (6 normal and 6 anomalous test samples)", data, file_name=fname,
                        mime=mime, key="score_examples")
 
@@ -72,50 +61,30 @@ if not files:
     st.info("Upload files to score them.")
     st.stop()
 
-X, names_out, thumbs = None, [], []
-try:
-    if image_model:
-        npys = [f for f in files if f.name.lower().endswith(".npy")]
-        imgs = [f for f in files if not f.name.lower().endswith(".npy")]
-        parts = []
-        for f in npys:
-            try:
-                arr = np.load(io.BytesIO(f.getvalue()), allow_pickle=False)
-            except Exception as e:  # noqa: BLE001
-                raise ValueError(f"{f.name}: not a readable .npy file ({e})") from None
-            arr = uploads.check_image_array(f.name, arr, shape)
-            parts.append(arr.astype(np.float32))
-            names_out += [f"{f.name}[{i}]" for i in range(len(arr))]
-        if imgs:
-            from core.data.images import images_from_files
-
-            Xi, nm = images_from_files([(f.name, f.getvalue()) for f in imgs], size=(H, W), channels=C,
-                                       input_range=(lo, hi))
-            Xi = Xi.astype(np.float32)
-            if polarity != "as is":
-                border = np.concatenate([Xi[:, :, 0, :], Xi[:, :, -1, :], Xi[:, :, :, 0], Xi[:, :, :, -1]], axis=2)
-                flip = border.mean(axis=(1, 2)) > (lo + hi) / 2 if polarity == "auto" else np.ones(len(Xi), bool)
-                Xi[flip] = hi + lo - Xi[flip]
-                if polarity == "auto" and flip.any():
-                    st.caption(f"Inverted {int(flip.sum())} image(s) with a light background.")
-            parts.append(Xi)
-            names_out += nm
-        X = np.concatenate(parts) if len(parts) > 1 else parts[0]
-    else:
-        parts = []
-        for f in files:
-            Xt, nm = uploads.read_table_upload(f.name, f.getvalue(), F, names)
-            parts.append(Xt)
-            names_out += [f"{f.name}:{r}" for r in nm]
-        X = np.concatenate(parts)
-    scores = model.decision_function(X)
-except ValueError as e:
-    st.error(f"**This upload does not fit the model.** {e}")
+X, names, problems, inverted = score_input.read_uploads(files, model, feature_names, polarity)
+errors = [p for p in problems if p.level == "error"]
+warnings = [p for p in problems if p.level == "warning"]
+if errors:  # in plain view: each bad file (or row set) with its reason
+    st.error(f"**{len(errors)} file(s) or part(s) could not be scored** (the rest is scored below):\n\n"
+             + score_input.problem_list(problems, "error"))
+if warnings:
+    st.warning(f"**{len(warnings)} caveat(s): scored, but look at them:**\n\n"
+               + score_input.problem_list(problems, "warning"))
+if problems:
+    st.download_button("Download the list of problems (CSV)", score_input.problems_csv(problems),
+                       file_name="maesi-problems.csv", mime="text/csv", key="score_problems_csv")
+if inverted:
+    st.caption(f"Inverted {inverted} image(s) with a light background.")
+if not len(X):
+    st.info("Nothing could be scored: see the reasons above.")
     st.stop()
 
+from core.data.tables import scores_csv  # noqa: E402
+
+scores = model.decision_function(X)
 order = np.argsort(-scores, kind="stable")
 flag = scores > model.threshold_
-res = pd.DataFrame({"rank": np.arange(1, len(order) + 1), "name": np.asarray(names_out)[order],
+res = pd.DataFrame({"rank": np.arange(1, len(order) + 1), "name": np.asarray(names, dtype=object)[order],
                     "score": scores[order], "anomaly": np.where(flag[order], "yes", "no")})
 st.session_state["score_result"] = res
 st.success(f"Scored {len(X)} sample(s); {int(flag.sum())} above the model's threshold ({model.threshold_:.4g}).")
@@ -127,5 +96,5 @@ if image_model:
                               for i in order])
     column_config["image"] = st.column_config.ImageColumn("image", width="small")
 st.dataframe(shown, hide_index=True, column_config=column_config, row_height=56 if image_model else None)
-st.download_button("Download results (CSV)", res.to_csv(index=False).encode(), file_name="maesi-scores.csv",
-                   mime="text/csv", key="score_csv")
+st.download_button("Download results (CSV)", scores_csv(res["name"], res["score"], flag[order].astype(int)).encode(),
+                   file_name="maesi-scores.csv", mime="text/csv", key="score_csv")
