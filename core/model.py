@@ -284,14 +284,14 @@ class MirroredAE(BaseEstimator):
             model.scaler_ = Scaler.from_dict(meta["scaler"])
             nets = build_networks(cfg, model.input_shape_)
         except (KeyError, TypeError, ValueError) as e:
-            raise ckpt.CheckpointError(f"{path}: the sidecar does not describe a valid model ({e})") from None
+            raise ckpt.CheckpointError(f"{Path(path).name}: the sidecar does not describe a valid model ({e})") from None
         expected = nets.state_dict()
         missing = sorted(set(expected) - set(tensors))
         unexpected = sorted(set(tensors) - set(expected))
         wrong = [k for k in expected if k in tensors and tuple(tensors[k].shape) != tuple(expected[k].shape)]
         if missing or unexpected or wrong:
             raise ckpt.CheckpointError(
-                f"{path}: weights do not fit preset {cfg.preset!r} with input {model.input_shape_}: "
+                f"{Path(path).name}: weights do not fit preset {cfg.preset!r} with input {model.input_shape_}: "
                 f"missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {wrong[:3]}")
         nets.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
         model.nets_ = nets.to(model.device_)
