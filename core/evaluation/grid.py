@@ -150,7 +150,8 @@ def run_grid(opts: GridOptions) -> int:
         from .cells import collect_rows
         from .validation import write_chosen
 
-        records = collect_rows(exp, cache, label, opts.budget, opts.overrides)[1]
+        records = [r for r in collect_rows(exp, cache, label, opts.budget, opts.overrides)[1]
+                   if not opts.datasets or r["dataset"] in opts.datasets]
         metric = "f1" if exp.name == "tabular" else "auc"
         print(f"wrote {write_chosen(records, metric, opts.command, out)}")
     return 130 if interrupted else (1 if failed else 0)
