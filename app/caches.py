@@ -184,3 +184,59 @@ def timeline(entry: dict):
     from core.timeline import timeline_path
 
     return _timeline(entry["path"], mtime(str(timeline_path(entry["path"]))))
+
+# ------------------------------------------------------------------ the simplex explorer's comparison (app-lab)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _samples_latents(path: str, mtime_ns: int, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mdl = model(path)
+    Z = mdl.encode(X)
+    return Z, mdl.decode(Z)
+
+
+def samples_latents(entry: dict, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """E(X) and G(E(X)) of raw samples (the anchors, taken from one split and shown to every compared model, whose
+    own splits may differ by seed), computed once per (model, samples)."""
+    return _samples_latents(entry["path"], mtime(entry["path"]), np.ascontiguousarray(X))
+
+
+@st.cache_data(show_spinner="Decoding the whole simplex…", max_entries=128)
+def _simplex_field(path: str, mtime_ns: int, X_anchors: np.ndarray, weights: np.ndarray, keep_decoded: bool) -> dict:
+    from app.simplex_readout import readout
+
+    Z, _ = _samples_latents(path, mtime_ns, X_anchors)
+    out = readout(model(path), X_anchors, Z, weights)
+    if not keep_decoded:
+        out["decoded"] = None  # a fine heat map needs only the numbers: keep the cache small
+    return out
+
+
+def simplex_field(entry: dict, X_anchors: np.ndarray, weights: np.ndarray, keep_decoded: bool = True) -> dict:
+    """`simplex_readout.readout` of a grid of weights (decoded interpolants, scores, D_inter's terms), computed
+    once per (model, anchors, grid)."""
+    return _simplex_field(entry["path"], mtime(entry["path"]), np.ascontiguousarray(X_anchors),
+                          np.ascontiguousarray(weights, dtype=np.float64), keep_decoded)
+
+
+@st.cache_data(show_spinner="Projecting the training timeline…", max_entries=32)
+def _timeline_layout(path: str, mtime_ns: int, timeline_mtime_ns: int) -> Optional[dict]:
+    from app.timeline_maps import timeline_layout
+    from core.timeline import TimelineError, load_timeline
+
+    try:
+        epochs, Z, idx = load_timeline(path)
+    except TimelineError as e:
+        return None if "has no timeline" in str(e) else {"error": str(e)}
+    y = split_for(entry_of(path)).y_test
+    if idx.max(initial=-1) >= len(y):
+        return {"error": "the timeline's test indices do not fit this run's test split"}
+    return timeline_layout(epochs, Z, idx, y[idx])
+
+
+def timeline_layout(entry: dict) -> Optional[dict]:
+    """The stored training timeline of a run projected on one PCA (app.timeline_maps.timeline_layout): None
+    when the run has none, {"error": ...} when its file is unreadable."""
+    from core.timeline import timeline_path
+
+    return _timeline_layout(entry["path"], mtime(entry["path"]), mtime(str(timeline_path(entry["path"]))))

@@ -44,3 +44,44 @@ def skipped_note(skipped: list, target=None, expanded: bool = False) -> None:
         st.markdown("\n".join(f"- `{name}`: {reason}" for name, reason in skipped[:50])
                     + (f"\n- … and {len(skipped) - 50} more" if len(skipped) > 50 else ""))
         st.caption("They are not listed as models; the Models page can delete the broken runs among them.")
+
+def health_verdict(entry: dict, load_model: bool = True) -> Optional[str]:
+    """A checkpoint's training-health verdict: the catalogue's record, else (load_model) the loaded model's; None
+    when the checkpoint predates the health figures. load_model=False for long lists: no checkpoint is read."""
+    verdict = (entry.get("health") or {}).get("verdict")
+    if verdict is None and load_model:
+        from app import caches
+
+        try:
+            verdict = (caches.model(entry["path"]).health_ or {}).get("verdict")
+        except Exception:  # noqa: BLE001: an unreadable checkpoint is reported where it is used
+            verdict = None
+    return verdict
+
+
+def below_chance(entry: dict) -> bool:
+    auc = (entry.get("metrics") or {}).get("auc")
+    return isinstance(auc, (int, float)) and auc < 0.5
+
+
+def health_mark(entry: dict, load_model: bool = True, after_entry_label: bool = False) -> str:
+    """Plain-text marks for a model's label (select boxes, legends): " · ⚠ collapsed", " · ⚠ AUC below chance".
+    after_entry_label: appended to `catalogue.entry_label`, which marks a verdict the catalogue records already."""
+    recorded = (entry.get("health") or {}).get("verdict") is not None
+    verdict = None if after_entry_label and recorded else health_verdict(entry, load_model)
+    marks = ([f"⚠ {verdict}"] if verdict not in (None, "ok") else []) + (["⚠ AUC below chance"]
+                                                                        if below_chance(entry) else [])
+    return "".join(f" · {m}" for m in marks)
+
+
+def health_badges(entry: dict) -> str:
+    """Markdown badges beside a model's name: its health verdict when not ok, and an AUC below chance (a
+    researcher would suspect a flipped score); "" for a healthy model."""
+    verdict = health_verdict(entry)
+    out = []
+    if verdict not in (None, "ok"):
+        out.append(f":orange-badge[:material/warning: health: {verdict}]")
+    if below_chance(entry):
+        auc = entry["metrics"]["auc"]
+        out.append(f":red-badge[AUC {auc:.3f}: below chance]")
+    return " ".join(out)

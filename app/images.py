@@ -54,3 +54,27 @@ def image_grid(rows: Sequence[Sequence[np.ndarray]], input_range, cell: int = 64
             y0, x0 = pad + i * (h + pad), pad + j * (w + pad)
             out[y0:y0 + h, x0:x0 + w] = t
     return out
+
+
+def triangle_mosaic(samples: Sequence[np.ndarray], per_edge: int, input_range, cell: int = 40, pad: int = 2,
+                    background: int = 255) -> tuple[np.ndarray, np.ndarray]:
+    """Samples (C, H, W) in the order of `simplex_weights.triangle_weights(per_edge)` laid out as a triangle:
+    row r holds r + 1 tiles, centred, so each tile sits where its weights fall on the ternary plot. Returns the
+    uint8 image and the (K, 2) pixel centres (x, y) of the tiles, in the same order (for click targets)."""
+    tiles = [upscale(to_uint8_image(x, input_range), cell) for x in samples]
+    expected = per_edge * (per_edge + 1) // 2
+    if len(tiles) != expected:
+        raise ValueError(f"a triangle with {per_edge} per edge has {expected} tiles, got {len(tiles)}")
+    h, w = tiles[0].shape[:2]
+    step_x, step_y = w + pad, h + pad
+    shape = (per_edge * step_y + pad, per_edge * step_x + pad) + tiles[0].shape[2:]
+    out = np.full(shape, background, np.uint8)
+    centres, k = [], 0
+    for r in range(per_edge):
+        x_start = pad + (per_edge - 1 - r) * step_x / 2  # half a tile further left per row: a triangle
+        for j in range(r + 1):
+            x0, y0 = int(round(x_start + j * step_x)), pad + r * step_y
+            out[y0:y0 + h, x0:x0 + w] = tiles[k]
+            centres.append((x0 + w / 2, y0 + h / 2))
+            k += 1
+    return out, np.array(centres)

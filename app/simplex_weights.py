@@ -1,5 +1,6 @@
 """Simplex weights for the lab (pure: no Streamlit): weights kept on the simplex while a slider moves, the
-barycentric grid, a ternary-plot selection read back as weights, and the latent mixture of Eq. 3."""
+barycentric grid, the triangular mosaic's grid, keyboard-style nudges, a ternary-plot selection read back as weights,
+and the latent mixture of Eq. 3."""
 from __future__ import annotations
 
 from typing import Optional
@@ -44,7 +45,8 @@ def barycentric_grid(step: float = 0.05) -> np.ndarray:
 
 def weights_from_selection(selection) -> Optional[np.ndarray]:
     """Simplex weights from a plotly selection of the barycentric triangle (st.plotly_chart's on_select
-    state): the first selected point's customdata (a, b, c), or its ternary coordinates. None if empty."""
+    state): the first selected point's customdata (the weights: (a, b, c), or (w1, w2) on a segment), or its
+    ternary coordinates. None if empty."""
     if selection is None:
         return None
     sel = selection.get("selection", selection) if isinstance(selection, dict) else getattr(selection, "selection", None)
@@ -59,8 +61,8 @@ def weights_from_selection(selection) -> Optional[np.ndarray]:
     cd = p.get("customdata")
     if isinstance(cd, dict):  # typed arrays arrive as {"0": a, "1": b, "2": c}
         cd = [cd[k] for k in sorted(cd, key=lambda k: int(k))]
-    if cd is not None and len(cd) >= 3:
-        return normalise(list(cd)[:3])
+    if cd is not None and len(cd) >= 2:  # the weights themselves: 3 on a triangle, 2 on a segment
+        return normalise(list(cd))
     return None
 
 
@@ -75,3 +77,22 @@ def mix_latents(Z_anchors: np.ndarray, weights) -> np.ndarray:
     from core.model import MirroredAE
 
     return MirroredAE.mix_latents(Z_anchors, weights)
+
+
+def nudge(weights, vertex: int, delta: float) -> np.ndarray:
+    """The weights moved by `delta` toward vertex `vertex` (away when negative), the others rescaled in
+    proportion: the buttons' fine steps, since Plotly cannot drag a point inside a Streamlit chart."""
+    w = normalise(weights)
+    return rebalance(w, vertex, w[vertex] + delta)
+
+
+def triangle_weights(per_edge: int) -> np.ndarray:
+    """(K, 3) weights of a triangular grid with `per_edge` points on each edge, row by row as a ternary plot
+    draws them: row 0 is vertex 1 (top); row r holds r + 1 points from the vertex-2 side (left) to the vertex-3
+    side (right); the last row is the edge between vertices 2 and 3. K = per_edge (per_edge + 1) / 2."""
+    n = int(per_edge) - 1
+    if n < 1:
+        raise ValueError(f"a triangle needs at least 2 points per edge, got {per_edge}")
+    rows = [((n - r) / n, (r - j) / n, j / n) for r in range(n + 1) for j in range(r + 1)]
+    return np.array(rows, dtype=np.float64)
+

@@ -64,6 +64,11 @@ def metric(at, label):
     return next(m.value for m in at.metric if m.label == label)
 
 
+def separation_figures(at) -> list[dict]:
+    """The latent map's k-NN AUC, silhouette and model AUC per panel, as the page recorded them."""
+    return [at.session_state[f"map_separation-{i}"] for i in range(len(at.multiselect(key="models").value))]
+
+
 # ------------------------------------------------------------------ shared sidebar and latent map
 
 
@@ -74,9 +79,10 @@ def test_starts_on_the_latent_map_with_the_three_shipped_models():
     assert at.selectbox(key="dataset").value == "digits"
     chosen = at.multiselect(key="models").value
     assert [Path(p).stem for p in chosen] == ["digits-c0-m0", "digits-c0-m2", "digits-c0-m3"]
-    knn = [m.value for m in at.metric if m.label == "k-NN AUC"]
-    assert len(knn) == 3 and all(0.5 < float(v) <= 1 for v in knn)
-    assert len([m for m in at.metric if m.label == "silhouette"]) == 3
+    figures = separation_figures(at)
+    assert len(figures) == 3 and all(0.5 < f["knn_auc"] <= 1 for f in figures)
+    assert all(-1 <= f["silhouette"] <= 1 for f in figures)
+    assert sum("k-NN AUC **" in m.value for m in at.markdown) == 3
 
 
 def test_a_map_selection_is_ringed_and_shown_with_its_reconstructions():
@@ -85,17 +91,19 @@ def test_a_map_selection_is_ringed_and_shown_with_its_reconstructions():
     at.run()
     no_errors(at)
     assert any("3 selected sample(s)" in m.value for m in at.markdown)
-    assert len(at.image) == 1  # one grid: the samples, then each model's reconstructions
+    # the inspector (the sample, the reconstructions) and one labelled thumbnail per selected sample
+    assert len(at.image) == 2 + 3
+    assert any(c.value.startswith("**#3**") for c in at.caption)
 
 
 def test_sidebar_class_change_and_map_widgets():
     at = run_app()
-    before = [m.value for m in at.metric if m.label == "model AUC"]
+    before = [f["model_auc"] for f in separation_figures(at)]
     at.selectbox(key="anomaly_class").set_value(1).run()
     no_errors(at)
     assert [Path(p).stem for p in at.multiselect(key="models").value] == ["digits-c1-m0", "digits-c1-m2",
                                                                           "digits-c1-m3"]
-    assert [m.value for m in at.metric if m.label == "model AUC"] != before
+    assert [f["model_auc"] for f in separation_figures(at)] != before
     at.radio(key="map_colour").set_value("class").run()
     no_errors(at)
     at.number_input(key="map_k").set_value(10).run()
@@ -105,7 +113,7 @@ def test_sidebar_class_change_and_map_widgets():
     for method in ("t-SNE", "UMAP"):
         at.radio(key="map_method").set_value(method).run()
         no_errors(at)
-        assert len([m for m in at.metric if m.label == "k-NN AUC"]) == 3
+        assert len(separation_figures(at)) == 3
 
 
 # ------------------------------------------------------------------ simplex explorer
@@ -113,6 +121,7 @@ def test_sidebar_class_change_and_map_widgets():
 
 def test_simplex_weight_changes_the_decoded_image():
     at = run_app("simplex")
+    at.radio(key="sx_view").set_value("one").run()  # one model (the comparison: tests/test_app_lab_pages.py)
     no_errors(at)
     assert at.title[0].value == "Simplex explorer"
     assert Path(at.selectbox(key="sx_model").value).stem == "digits-c0-m3"
@@ -136,6 +145,7 @@ def test_simplex_weight_changes_the_decoded_image():
 
 def test_simplex_two_anchors_other_sources_and_a_model_without_critic():
     at = run_app("simplex")
+    at.radio(key="sx_view").set_value("one").run()
     at.radio(key="sx_m").set_value(2).run()
     no_errors(at)
     assert len(at.session_state["simplex_weights"]) == 2

@@ -1,11 +1,12 @@
-"""The lab's pure helpers (app/analysis.py, app/simplex_weights.py, app/images.py, app/jobs.py): no Streamlit, fast.
-The Score page's reader is core.data.readers.read_samples (tests/test_hostile.py, tests/test_app_models.py)."""
+"""The lab's pure helpers (app/analysis.py, app/simplex_weights.py, app/simplex_readout.py, app/simplex_figures.py,
+app/timeline_maps.py, app/figures.py, app/images.py, app/jobs.py): no Streamlit, fast. The Score page's reader is
+core.data.readers.read_samples (tests/test_hostile.py, tests/test_app_models.py)."""
 import math
 
 import numpy as np
 import pytest
 
-from app import analysis, figures, images, jobs, simplex_weights
+from app import analysis, figures, images, jobs, simplex_figures, simplex_readout, simplex_weights, timeline_maps
 
 
 def test_normalise_and_rebalance_stay_on_the_simplex():
@@ -93,7 +94,6 @@ def test_figures_build():
     fig = figures.latent_figure(xy, y, np.array(list("0123456789") * 2), rng.random(20), np.arange(20), "class",
                             extra_points=[{"xy": xy[:2], "name": "anchors"}])
     assert len(fig.data) == 11
-    assert figures.ternary_figure([0.2, 0.3, 0.5]).data[1].a[0] == pytest.approx(0.2)
     assert "AUC 0.900" in figures.roc_figure([{"name": "m", "fpr": [0, 1], "tpr": [0, 1], "auc": 0.9}]).data[1].name
     figures.score_histogram(rng.random(20), y, 0.5)
     figures.loss_figure({"critic": [1.0, 0.5], "loss_feat": [None, 0.3]})
@@ -105,3 +105,107 @@ def test_job_spec_command_reproduces_the_run(tmp_path):
     assert cmd.startswith("python -m core train --dataset digits --interpolation 2 --anomaly-class 3")
     assert "--epochs 4" in cmd and "--lam 0.5" in cmd
     assert jobs.fmt_seconds(75) == "1:15" and jobs.fmt_seconds(None) == "–"
+
+
+# ------------------------------------------------------------------ round 2: the whole simplex, timelines
+
+
+def test_nudges_and_the_triangular_grid_stay_on_the_simplex():
+    w = simplex_weights.nudge([0.2, 0.3, 0.5], 0, 0.05)
+    assert np.isclose(w[0], 0.25) and np.isclose(w.sum(), 1) and np.isclose(w[1] / w[2], 0.3 / 0.5)
+    assert np.allclose(simplex_weights.nudge([1, 0, 0], 0, 0.05), [1, 0, 0])  # clipped at a vertex
+    assert np.allclose(simplex_weights.nudge([0, 0.5, 0.5], 0, -0.05), [0, 0.5, 0.5])
+    W = simplex_weights.triangle_weights(8)
+    assert W.shape == (36, 3) and np.allclose(W.sum(axis=1), 1) and (W >= 0).all()
+    assert np.allclose(W[0], [1, 0, 0]) and np.allclose(W[-8], [0, 1, 0]) and np.allclose(W[-1], [0, 0, 1])
+    assert np.allclose(W[1:3, 0], 6 / 7)  # row 1: one step from vertex 1, toward vertex 2 then vertex 3
+    with pytest.raises(ValueError):
+        simplex_weights.triangle_weights(1)
+    # a click on the segment's profile: two weights as customdata
+    assert np.allclose(simplex_weights.weights_from_selection({"selection": {"points": [{"customdata": [0.3, 0.7]}]}}),
+                       [0.3, 0.7])
+
+
+def test_the_triangular_mosaic_places_each_tile_under_its_weights():
+    x = np.ones((1, 8, 8)) * 8
+    img, centres = images.triangle_mosaic([x] * 10, 4, (0, 16), cell=16, pad=2)
+    assert img.shape == (4 * 18 + 2, 4 * 18 + 2) and centres.shape == (10, 2)
+    assert centres[0, 0] == pytest.approx(img.shape[1] / 2, abs=1)  # vertex 1: top, centred
+    assert centres[6, 0] < centres[9, 0] and centres[6, 1] == centres[9, 1]  # the last row: vertex 2 left of 3
+    with pytest.raises(ValueError, match="has 10 tiles"):
+        images.triangle_mosaic([x] * 9, 4, (0, 16))
+
+
+def _shipped(name):
+    from pathlib import Path
+
+    from core import MirroredAE
+
+    path = Path(__file__).resolve().parents[1] / "checkpoints" / f"{name}.safetensors"
+    if not path.exists():
+        pytest.skip(f"{path.name} is not shipped")
+    return MirroredAE.load(path, device="cpu")
+
+
+def test_readout_decodes_scores_and_reads_the_critic_through_the_model():
+    import torch
+
+    from core.evaluation.protocols import split_for
+    from core.losses import simplex_generator_loss
+
+    torch.set_num_threads(1)
+    m3, m0 = _shipped("digits-c0-m3"), _shipped("digits-c0-m0")
+    X = split_for("digits", 0, 0).X_test[:3]
+    Z = m3.encode(X)
+    W = np.array([[1, 0, 0], [0.2, 0.3, 0.5]])
+    r = simplex_readout.readout(m3, X, Z, W)
+    assert r["decoded"].shape == (2, 1, 8, 8) and r["d_inter"].shape == (3, 2)
+    assert np.allclose(r["decoded"][0], m3.reconstruct(X[:1])[0], atol=1e-5)  # a vertex: the anchor's G(E(x))
+    assert np.allclose(r["score"], m3.decision_function(r["decoded"]))
+    expected = float(simplex_generator_loss(torch.as_tensor(r["d_inter"][:, 1:]), torch.as_tensor(W[1:]), 1.0))
+    assert r["realism"][1] == pytest.approx(expected)
+    assert r["critic_error"][1] == pytest.approx(float(((r["d_inter"][:, 1] - (1 - W[1])) ** 2).sum()))
+    assert simplex_readout.has_simplex_critic(m3) and not simplex_readout.has_simplex_critic(m0)
+    r0 = simplex_readout.readout(m0, X, m0.encode(X), W)
+    assert r0["d_inter"] is None and simplex_readout.field_values(r0, "realism") is None
+
+
+def test_simplex_figures_carry_the_weights_of_each_clickable_point():
+    grid = simplex_weights.barycentric_grid(0.1)
+    values = grid[:, 0]
+    fig = simplex_figures.ternary_heatmap(grid, values, [0.2, 0.3, 0.5], flagged=values > 0.5,
+                                          extra_hover={"anomaly score": values})
+    assert np.allclose(fig.data[0].customdata, grid) and fig.data[-1].a[0] == pytest.approx(0.2)  # the star
+    assert len(fig.data[1].a) == int((values > 0.5).sum()) and fig.data[1].hoverinfo == "skip"  # red outlines
+    assert fig.layout.clickmode == "event+select"
+    assert simplex_figures.ternary_heatmap(grid, None, [1, 0, 0]).data[0].marker.color == "#d5dce8"
+    W = simplex_weights.triangle_weights(4)
+    mosaic = simplex_figures.mosaic_figure("data:image/png;base64,", (80, 80), np.zeros((10, 2)), W)
+    assert np.allclose(mosaic.data[1].customdata, W) and mosaic.layout.yaxis.range == (80, 0)
+    line = simplex_weights.line_weights(5)
+    prof = simplex_figures.segment_profile(line, np.arange(5.0), 2.0, [0.5, 0.5], realism=np.ones(5))
+    assert len(prof.data) == 2 and np.allclose(prof.data[0].customdata, line)
+
+
+def test_latent_map_axes_and_legend():
+    rng = np.random.default_rng(0)
+    proj = analysis.project(rng.normal(size=(50, 4)), "PCA")
+    x_title, y_title = figures.axis_titles(proj)
+    assert x_title.startswith("PC1 (") and x_title.endswith("%)") and y_title.startswith("PC2 (")
+    assert figures.axis_titles({"method": "UMAP"}) == ("UMAP 1", "UMAP 2")
+    fig = figures.latent_figure(proj["xy"], np.r_[np.zeros(40), np.ones(10)], np.array(["a"] * 50), np.zeros(50),
+                                np.arange(50), axis_titles=(x_title, y_title))
+    assert fig.layout.xaxis.title.text == x_title and fig.layout.legend.yref == "container"
+
+
+def test_timeline_layout_shares_the_last_snapshots_axes():
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(30), np.ones(10)]
+    Z = np.stack([rng.normal(size=(40, 5)) * s + y[:, None] * 3 * s for s in (0.1, 0.5, 1.0)])
+    lay = timeline_maps.timeline_layout(np.array([0, 4, 9]), Z, np.arange(40), y)
+    assert lay["xy"].shape == (3, 40, 2) and lay["silhouette"].shape == (3,)
+    assert np.allclose(lay["xy"][-1], analysis.project(Z[-1], "PCA")["xy"])  # the last snapshot's own PCA
+    assert np.allclose(lay["xy"][0], analysis.pca_place(analysis.project(Z[-1], "PCA"), Z[0]))  # same axes
+    fig = figures.timeline_figure(lay)
+    assert [f.name for f in fig.frames] == ["1", "5", "10"] and len(fig.layout.sliders[0].steps) == 3
+    figures.timeline_silhouette(lay)

@@ -4,7 +4,7 @@ import functools
 import pandas as pd
 import streamlit as st
 
-from app import analysis, caches, display, figures, images, sidebar
+from app import analysis, caches, display, figures, latent_panels, sidebar
 
 ctx = sidebar.context()
 st.title("Latent map")
@@ -39,13 +39,14 @@ here = {"dataset": ctx.dataset, "anomaly_class": ctx.anomaly_class}
 def _on_select(key: str) -> None:
     """The latest selection on any map (click, box or lasso) becomes the lab's selection."""
     points = ((ss.get(key) or {}).get("selection") or {}).get("points") or []
-    ss["map_selected"] = dict(here, indices=[int(p["customdata"][0]) for p in points
+    ss["map_selected"] = dict(here, indices=[int(figures.point_customdata(p)[0]) for p in points
                                              if p.get("customdata") is not None])
 
 
 picked = ss.get("map_selected") or {}
 selected = [int(j) for j in picked.get("indices", [])] if {k: picked.get(k) for k in here} == here else []
-cols = st.columns(len(ctx.entries))
+# the maps side by side, the sample inspector beside them (a projector's layout)
+cols = st.columns([3] * len(ctx.entries) + [2.6])
 panels = []
 for i, (col, entry) in enumerate(zip(cols, ctx.entries)):
     with col:
@@ -60,45 +61,39 @@ for i, (col, entry) in enumerate(zip(cols, ctx.entries)):
         scores = caches.test_scores(entry)
         sep = caches.separation(entry, max_n, k=k)
         classes = caches.class_names_of(ctx.ds, sp)
-        panels.append((entry, model, sp, scores, classes))
-        st.markdown(f"**{figures.interpolation_label(entry['interpolation'])}**  \n`{entry['name']}`")
-        m1, m2, m3 = st.columns(3)
-        m1.metric("k-NN AUC", f"{sep['knn_auc']:.3f}",
-                  help=f"AUC of the mean distance of each test latent to its {k} nearest TRAIN latents.")
-        m2.metric("silhouette", f"{sep['silhouette']:.3f}",
-                  help="Silhouette of the normal / anomaly labelling in latent space (higher = better separated).")
+        panels.append(latent_panels.MapPanel(entry, model, sp, scores, classes))
+        st.markdown(f"**{figures.interpolation_label(entry['interpolation'])}** {display.health_badges(entry)}  \n"
+                    f"`{entry['name']}`")
         auc = (entry.get("metrics") or {}).get("auc")
-        m3.metric("model AUC", "–" if auc is None else f"{auc:.3f}", help="AUC of the model's own anomaly score "
-                  "(the D_recon feature distance, Section 5.2) on the test set.")
+        # one line, not three st.metric: four maps and the inspector leave ~200 px per model
+        st.markdown(f"k-NN AUC **{sep['knn_auc']:.3f}** · silhouette **{sep['silhouette']:.3f}** · model AUC **"
+                    + ("–" if auc is None else f"{auc:.3f}") + "**",
+                    help=f"**k-NN AUC**: AUC of the mean distance of each test latent to its {k} nearest TRAIN "
+                         "latents. **silhouette**: of the normal / anomaly labelling in latent space (higher = "
+                         "better separated). **model AUC**: of the model's own anomaly score (the D_recon feature "
+                         "distance, Section 5.2) on the test set.")
+        ss[f"map_separation-{i}"] = {"knn_auc": sep["knn_auc"], "silhouette": sep["silhouette"], "model_auc": auc}
         pos = {int(j): r for r, j in enumerate(idx)}
         rows = [pos[j] for j in selected if j in pos]
         rings = [{"xy": proj["xy"][rows], "name": "selected", "symbol": "circle-open", "color": "black",
                   "size": 13}] if rows else None
         fig = figures.latent_figure(proj["xy"], sp.y_test[idx], classes[idx], scores[idx], idx, colour_by,
-                                title=f"{method} of the test latents", height=430, zoom=zoom, extra_points=rings)
+                                    height=470, zoom=zoom, extra_points=rings,
+                                    axis_titles=figures.axis_titles(proj))
         frame = pd.DataFrame({"x": proj["xy"][:, 0], "y": proj["xy"][:, 1], "test_index": idx,
                               "class": classes[idx], "anomaly": sp.y_test[idx], "score": scores[idx]})
         key = f"map-{i}-{entry['name']}"
         display.show_figure(fig, key=key, csv=frame, csv_name=f"latent-map-{entry['name']}-{method}.csv",
-                          on_select=functools.partial(_on_select, key), selection_mode=("points", "box", "lasso"))
+                            on_select=functools.partial(_on_select, key), selection_mode=("points", "box", "lasso"))
 
+if panels:
+    with cols[-1]:
+        latent_panels.inspector(panels, selected, ctx.tabular, ctx.ds.feature_names if ctx.tabular else None)
 if selected and panels:
-    show = selected[:12]
-    entry0, _, sp, scores0, classes = panels[0]
-    st.markdown(f"##### {len(selected)} selected sample(s)" + (f", the first {len(show)}" if len(selected) > 12 else "")
-                + ": ringed on every map")
-    if ctx.tabular:
-        st.dataframe(pd.DataFrame({"test index": show, "anomaly": sp.y_test[show],
-                                   **{f"score {e['name']}": s[show] for e, _, _, s, _ in panels}}), hide_index=True)
-    else:
-        X = sp.X_test[show]
-        rng = panels[0][1].config_.input_range
-        rows = [list(X)] + [list(mdl.reconstruct(X)) for _, mdl, _, _, _ in panels]
-        display.show_png(images.image_grid(rows, rng, cell=56),
-                       caption="top row: the samples (" + ", ".join(f"#{j} {classes[j]}" for j in show) + "); below: "
-                               "their reconstructions by " + ", ".join(e["name"] for e, *_ in panels) + ", in order")
+    latent_panels.thumbnails(panels, selected, ctx.tabular)
     st.caption("Use them as anchors on the **Simplex explorer** page (anchor source: latent map selection). "
                "Double-click a map to clear the selection.")
+latent_panels.timeline_section(ctx.entries)
 with st.expander("How the separation figures are computed"):
     st.markdown(
         "* **k-NN AUC**: a k-nearest-neighbour detector in latent space: the anomaly score of a test sample is the "

@@ -56,7 +56,7 @@ for e in ctx.entries:
     s = caches.test_scores(e, score_kind)
     fpr, tpr, _ = roc(sp.y_test, s)
     a = auc_of(sp.y_test, s)
-    name = f"{figures.interpolation_label(e['interpolation'])} · {e['name']}"
+    name = f"{figures.interpolation_label(e['interpolation'])} · {e['name']}{display.health_mark(e)}"
     curves.append({"name": name, "fpr": fpr, "tpr": tpr, "auc": a,
                    "color": figures.INTERP_COLOURS.get(e["interpolation"])})
     rows += [{"curve": name, "fpr": f, "tpr": t} for f, t in zip(fpr, tpr)]
@@ -129,10 +129,21 @@ else:
             means[col] = paper_mean[col].iloc[0] if col in paper_mean and len(paper_mean) else np.nan
         table = pd.concat([table, pd.DataFrame([{"class": "mean", **means}])], ignore_index=True)
     table["class"] = table["class"].astype(str)
+    # the mean first and the table as tall as its rows: a mean below a scroll is a mean nobody sees
+    shown = pd.concat([table[table["class"] == "mean"], table[table["class"] != "mean"]], ignore_index=True)
     left, right = st.columns([1, 1.3])
-    left.dataframe(table.round(3), hide_index=True)
-    left.caption("Columns: the interpolation of our shipped checkpoints (none, 2-point, 3-point), then the paper's "
-                 "published figures. Means: ours over the classes shown, the paper's as printed.")
+    numeric = [c for c in shown.columns if c != "class"]
+    styled = shown.style.format("{:.3f}", subset=numeric, na_rep="—").apply(
+        lambda row: ["font-weight: bold; background-color: #eef3fa" if row["class"] == "mean" else ""] * len(row),
+        axis=1)
+    left.dataframe(styled, hide_index=True, height=38 + 35 * len(shown), key="auc_table")
+    left.caption("The first row is the mean. Columns: the interpolation of our shipped checkpoints (none, 2-point, "
+                 "3-point), then the paper's published figures. Means: ours over the classes shown, the paper's as "
+                 "printed.")
+    marks = {e["name"]: display.health_mark(e, load_model=False) for e in mine}  # 30 checkpoints: none loaded
+    unhealthy = [f"`{name}`{mark}" for name, mark in marks.items() if mark]
+    if unhealthy:
+        left.warning("Read these with care: " + ", ".join(unhealthy) + ".", icon=":material/warning:")
     left.download_button("Download table (CSV)", table.to_csv(index=False).encode(),
                          file_name=f"auc-per-class-{ctx.dataset}.csv", mime="text/csv", key="auc-table-csv")
     # bars: AUC for images; F1 for tables (the paper's Table 2 reports precision/recall/F1 there)
@@ -146,7 +157,9 @@ if paper_note:
 st.subheader("Scores and threshold")
 by_path = {e["path"]: e for e in ctx.entries}
 tcol = st.columns([2, 3])
-path = tcol[0].selectbox("Model", list(by_path), key="thr_model", format_func=lambda p: catalogue.entry_label(by_path[p]))
+path = tcol[0].selectbox("Model", list(by_path), key="thr_model",
+                        format_func=lambda p: catalogue.entry_label(by_path[p])
+                        + display.health_mark(by_path[p], after_entry_label=True))
 entry = by_path[path]
 model = caches.model(path)
 sp = caches.split_for(entry)
@@ -155,7 +168,7 @@ lo, hi = float(np.min(scores)), float(np.max(scores))
 default = float(np.clip(model.threshold_, lo, hi))
 key = f"thr-{entry['name']}"
 thr = tcol[1].slider("Threshold (flag scores above it)", lo, hi, default, step=(hi - lo) / 400 or 1e-6, key=key,
-                     format="%.4g", help="Starts at the model's threshold: the 90th percentile of its training "
+                     format="%.3f", help="Starts at the model's threshold: the 90th percentile of its training "
                                          "scores (contamination 10%; the known anomaly fraction for tables).")
 res = analysis.threshold_table(sp.y_test, scores, thr)
 mc = st.columns(4)
@@ -192,7 +205,7 @@ if ctx.tabular:
     names = ctx.ds.feature_names or [f"f{i}" for i in range(sp.X_test.shape[1])]
     pick = int(st.selectbox("Sample", np.r_[norm_idx, anom_idx], key="gal_tab",
                             format_func=lambda j: f"#{j} ({'anomaly' if sp.y_test[j] else 'normal'}, "
-                                                  f"score {scores[j]:.3g})"))
+                                                  f"score {scores[j]:.3f})"))
     rec = model.reconstruct(sp.X_test[[pick]])[0]
     display.show_figure(figures.feature_bars(names, {"input": sp.X_test[pick], "reconstruction": rec},
                                        f"Test sample #{pick}: input and reconstruction"), key="gal_bars")
@@ -203,4 +216,4 @@ else:
         X = sp.X_test[idx]
         display.show_png(images.image_grid([list(X), list(model.reconstruct(X))], rng_in, cell=64), target=col,
                        caption=f"{title}: inputs (top) and reconstructions (bottom); scores "
-                          + ", ".join(f"{scores[j]:.3g}" for j in idx))
+                          + ", ".join(f"{scores[j]:.3f}" for j in idx))

@@ -1,0 +1,117 @@
+"""Warm page renders of the lab in a real browser (Debian's chromium driven by Playwright), shared by
+`bench/bench_app.py` and `tests/test_browser.py`.
+
+A page counts as rendered when its LAST elements are on screen (each page's `ready` conditions below: its final
+images, charts or expander) and nothing is running, stale or a loading skeleton. "Warm": the server's caches
+already hold the page's models, scores and projections (each page is visited once before timing).
+
+Two timings per page: `navigate` (a click on the page's link in the sidebar: the app is open, what a user does
+between pages) and `reload` (a full browser load of the page's URL: a new session, the front end booted again).
+"""
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+LOADING = ('[data-testid="stStatusWidget"], [data-stale="true"], [data-testid="stSkeleton"], '
+           '[data-testid="stSkeletonElement"], [data-testid="stAppSkeleton"]')
+# page: (url path, title of its link and h1, [(selector, count) of its last elements])
+PAGES = {
+    "latent_map": ("", "Latent map", [(".js-plotly-plot", 3), ('[data-testid="stExpander"]', 1)]),
+    "simplex": ("simplex", "Simplex explorer", [(".js-plotly-plot", 6), ('[data-testid="stImage"]', 9)]),
+    "roc": ("roc", "ROC and ablation", [(".js-plotly-plot", 3), ('[data-testid="stImage"]', 2)]),
+    "score": ("score", "Score your data", [('[data-testid="stFileUploader"]', 1)]),
+    "models": ("models", "Models", [('[data-testid="stDataFrame"]', 1)]),
+}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(runs_dir: str, log_path: str) -> tuple[subprocess.Popen, str]:
+    """A headless lab server on a free port (one torch thread, no data dir, `runs_dir` as MAESI_RUNS), started
+    in the repository root so that `.streamlit/config.toml` applies; returns (process, url) once healthy."""
+    port = free_port()
+    env = dict(os.environ, OMP_NUM_THREADS="1", MAESI_RUNS=str(runs_dir))
+    env.pop("MAESI_DATA", None)
+    log = open(log_path, "w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        if proc.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{log.read()[-3000:]}")
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read().strip() == b"ok":
+                return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.terminate()
+    raise RuntimeError("the streamlit server did not become healthy in 120 s")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def rendered_at(page, title: str, ready: list, timeout: float = 120.0) -> float:
+    """perf_counter() when the page titled `title` shows all its `ready` elements and nothing is loading."""
+    end = time.perf_counter() + timeout
+    while time.perf_counter() < end:
+        h1 = page.locator("h1")
+        if (h1.count() and h1.first.inner_text().startswith(title)
+                and all(page.locator(sel).count() >= n for sel, n in ready)
+                and page.locator(LOADING).count() == 0):
+            return time.perf_counter()
+        time.sleep(0.03)
+    raise AssertionError(f"{title}: the page did not finish rendering {ready}")
+
+
+def _nav_link(page, title: str):
+    return page.locator('[data-testid="stSidebarNav"] a', has_text=title).first
+
+
+def warm_render_times(browser, url: str, repeats: int = 3, pages=PAGES, viewport=(1500, 1400),
+                      kinds=("navigate", "reload")) -> dict:
+    """{page: {kind: median s}} of warm renders, kind "navigate" and/or "reload" (see the module's docstring)."""
+    page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+    try:
+        for path, title, ready in pages.values():  # warm the server's caches, once per page
+            page.goto(f"{url}/{path}")
+            rendered_at(page, title, ready, timeout=300)
+        times = {name: {kind: [] for kind in kinds} for name in pages}
+        for _ in range(repeats):
+            for name, (path, title, ready) in pages.items() if "reload" in kinds else ():
+                t0 = time.perf_counter()
+                page.goto(f"{url}/{path}")
+                times[name]["reload"].append(rendered_at(page, title, ready) - t0)
+                time.sleep(0.3)
+            navigations = list(pages.items())[1:] + list(pages.items())[:1] if "navigate" in kinds else []
+            for name, (path, title, ready) in navigations:
+                t0 = time.perf_counter()  # from the page before it in the list: a real change of page
+                _nav_link(page, title).click()
+                times[name]["navigate"].append(rendered_at(page, title, ready) - t0)
+                time.sleep(0.3)
+        return {name: {kind: statistics.median(v) for kind, v in t.items()} for name, t in times.items()}
+    finally:
+        page.close()

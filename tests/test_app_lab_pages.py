@@ -1,0 +1,217 @@
+"""The lab's round-2 pages with Streamlit's AppTest on the shipped digits checkpoints: the Simplex explorer's
+comparison of every selected model and its whole-simplex views, the Latent map's inspector, axes and timeline,
+the ROC table's mean, health badges and the Streamlit settings. Browser checks: tests/test_browser.py."""
+import os
+import tomllib
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app" / "main.py"
+CHECKPOINTS = ROOT / "checkpoints"
+
+if not (CHECKPOINTS / "manifest.json").exists():
+    pytest.skip("checkpoints/manifest.json is missing: train the shipped checkpoints first", allow_module_level=True)
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def run_with_timeline(tmp_path_factory):
+    """A 3-epoch digits run (class 0) that stored a training timeline, in a runs folder of its own."""
+    import torch
+
+    from core import MirroredAE
+    from core.evaluation.protocols import split_for
+    from core.timeline import TimelineCallback, save_timeline
+
+    torch.set_num_threads(1)
+    runs = tmp_path_factory.mktemp("runs")
+    sp = split_for("digits", 0, 0)
+    idx = np.arange(120)
+    model = MirroredAE(preset="digits", interpolation=3, epochs=3, device="cpu", threads=1)
+    cb = TimelineCallback(model, sp.X_test[idx], every=1)
+    model.fit(sp.X_train[:300], callbacks=[cb])
+    path = model.save(runs / "digits-c0-timeline", extra={"dataset": "digits", "anomaly_class": 0})
+    save_timeline(runs / "digits-c0-timeline", cb.epochs, cb.latents, idx)
+    return runs, str(Path(path).resolve()), model.health_.get("verdict")
+
+
+@pytest.fixture(autouse=True)
+def lab_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAESI_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("MAESI_DATA", str(tmp_path / "no-data"))
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def page(name=None, session=None) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=180)
+    for k, v in (session or {}).items():
+        at.session_state[k] = v
+    at.run()
+    if name:
+        at.switch_page(f"views/{name}.py").run()
+    no_errors(at)
+    return at
+
+
+def no_errors(at):
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def charts(at) -> list:
+    return at.get("plotly_chart")
+
+
+def figure_json(chart) -> dict:
+    import json
+
+    return json.loads(chart.proto.spec)
+
+
+def array(value) -> np.ndarray:
+    """A figure's data array: a list, or plotly's typed array {"dtype", "bdata" (base64), "shape"?}."""
+    import base64
+
+    if isinstance(value, dict) and "bdata" in value:
+        out = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = value.get("shape")
+        return out.reshape([int(n) for n in str(shape).split(",")]) if shape else out
+    return np.asarray(value)
+
+
+# ------------------------------------------------------------------ simplex: the comparison
+
+
+def test_compare_mode_decodes_the_same_anchors_and_weights_with_every_model():
+    at = page("simplex")
+    assert at.radio(key="sx_view").value == "compare"  # three models selected: compared by default
+    compared = at.session_state["simplex_compare"]
+    assert [Path(p).stem for p in compared] == ["digits-c0-m0", "digits-c0-m2", "digits-c0-m3"]
+    before = {p: r["decoded"].copy() for p, r in compared.items()}
+    assert len([m for m in at.metric if m.label == "anomaly score of the interpolant"]) == 3
+    # D_inter: a table for the simplex models, "—" for the model without a simplex critic
+    assert len([df for df in at.dataframe if "D_inter(xᵢ, x̂)" in df.value.columns]) == 2
+    assert any(c.value.startswith("D_inter: —") for c in at.caption)
+    assert compared[next(p for p in compared if p.endswith("m0.safetensors"))]["d_inter"] is None
+
+    at.slider(key="sx_w0").set_value(0.8).run()  # one weight change ...
+    no_errors(at)
+    after = at.session_state["simplex_compare"]
+    assert all(not np.allclose(before[p], after[p]["decoded"]) for p in before)  # ... every model decodes anew
+    assert np.allclose(at.session_state["simplex_weights"], [0.8, 0.1, 0.1])
+
+    at.button(key="sx_nudge_up1").click().run()  # the keyboard nudge's button: w2 + 0.05, the others follow
+    w = at.session_state["simplex_weights"]
+    assert np.isclose(w[1], 0.15) and np.isclose(w.sum(), 1) and np.isclose(w[0] / w[2], 8)
+
+
+def test_the_whole_simplex_heat_maps_mosaics_and_edge_strips():
+    at = page("simplex")
+    figs = [figure_json(c) for c in charts(at)]
+    ternary = [f for f in figs if f["data"][0]["type"] == "scatterternary"]
+    mosaics = [f for f in figs if f["data"][0]["type"] == "image"]
+    assert len(ternary) == 3 and len(mosaics) == 3  # one heat map and one decoded triangle per model
+    cells = ternary[0]["data"][0]
+    assert len(array(cells["a"])) == 231  # step 0.05
+    assert np.allclose(array(cells["customdata"]).sum(axis=1), 1)  # each cell carries its weights
+    assert array(mosaics[0]["data"][1]["customdata"]).shape == (36, 3)  # 8 decoded interpolants per edge
+    # the critic's field: a plain grid and a dash for the model without a critic
+    at.radio(key="sx_field").set_value("realism").run()
+    no_errors(at)
+    titles = [figure_json(c)["layout"].get("title", {}).get("text", "") for c in charts(at)]
+    assert sum("no simplex critic" in (t or "") for t in titles) == 1
+    # three edges x nine decodings per model, as images
+    strips = [img for img in at.image]
+    assert len(strips) >= 3 + 3 + 3  # anchors, decoded interpolants, edge strips
+    # m = 2: the segment's profile instead of a triangle, and no mosaic
+    at.radio(key="sx_m").set_value(2).run()
+    no_errors(at)
+    figs = [figure_json(c) for c in charts(at)]
+    assert len(figs) == 3 and all(f["data"][0]["type"] == "scatter" for f in figs)
+    assert len(at.session_state["simplex_weights"]) == 2
+
+
+def test_one_model_mode_keeps_the_map_and_a_heat_map_picker():
+    at = page("simplex")
+    at.radio(key="sx_view").set_value("one").run()
+    no_errors(at)
+    assert Path(at.selectbox(key="sx_model").value).stem == "digits-c0-m3"
+    assert len(at.session_state["simplex_compare"]) == 1
+    kinds = [figure_json(c)["data"][0]["type"] for c in charts(at)]
+    assert kinds.count("scatterternary") == 1 and kinds.count("image") == 1 and "scatter" in kinds
+
+
+# ------------------------------------------------------------------ latent map
+
+
+def test_latent_map_axes_legend_inspector_and_thumbnails():
+    at = page(session={"map_selected": {"dataset": "digits", "anomaly_class": 0, "indices": [3, 4, 5]}})
+    figs = [figure_json(c) for c in charts(at)]
+    assert len(figs) == 3
+    for f in figs:
+        assert f["layout"]["xaxis"]["title"]["text"].startswith("PC1 (")
+        assert f["layout"]["xaxis"]["title"]["text"].endswith("%)")
+        assert f["layout"]["legend"]["yref"] == "container"  # under the plot: clear of the title and modebar
+    # the inspector: the first selected sample, its reconstructions and every model's score
+    assert at.selectbox(key="map_inspect").value == 3
+    scores = next(df.value for df in at.dataframe if "flagged" in df.value.columns)
+    assert len(scores) == 3
+    # labelled thumbnails: index, class, scores
+    thumbs = [c.value for c in at.caption if c.value.startswith("**#") and "scores" in c.value]
+    assert len(thumbs) == 3 and "class" in thumbs[0] and "scores" in thumbs[0]
+    at.selectbox(key="map_inspect").set_value(5).run()
+    no_errors(at)
+    assert any("#5 · class" in c.value for c in at.caption)
+    # shipped checkpoints store no timeline: a short note
+    assert any("stored a training timeline" in c.value for c in at.caption)
+
+
+def test_latent_map_scrubs_a_stored_timeline_with_the_runs_health(run_with_timeline, monkeypatch):
+    runs, path, verdict = run_with_timeline
+    monkeypatch.setenv("MAESI_RUNS", str(runs))
+    at = page()
+    at.multiselect(key="models").set_value(at.multiselect(key="models").value + [path]).run()
+    no_errors(at)
+    timeline = next(figure_json(c) for c in charts(at) if figure_json(c).get("frames"))
+    assert [f["name"] for f in timeline["frames"]] == ["1", "2", "3"]  # one frame per stored epoch
+    assert [s["label"] for s in timeline["layout"]["sliders"][0]["steps"]] == ["1", "2", "3"]
+    assert timeline["layout"]["updatemenus"][0]["buttons"][0]["method"] == "animate"
+    assert next(m.value for m in at.metric if m.label == "training health") == verdict
+    assert any("No timeline stored for" in c.value for c in at.caption)  # the shipped three
+    if verdict != "ok":  # a 3-epoch run is usually not healthy: its badge is on its map's header
+        assert any(f"health: {verdict}" in m.value and "digits-c0-timeline" in m.value for m in at.markdown)
+
+
+# ------------------------------------------------------------------ ROC, badges, settings
+
+
+def test_roc_table_shows_its_mean_first_with_three_decimals():
+    at = page("roc")
+    table = next(df for df in at.dataframe if "class" in df.value.columns)
+    assert table.value["class"].iloc[0] == "mean"  # first: visible without scrolling the table
+    slider = next(s for s in at.slider if s.key and s.key.startswith("thr-"))
+    assert slider.proto.format == "%.3f"
+
+
+def test_health_badges_mark_unhealthy_and_below_chance_models():
+    from app import display
+
+    sick = {"name": "x", "path": "/nonexistent", "health": {"verdict": "collapsed"}, "metrics": {"auc": 0.35}}
+    assert "health: collapsed" in display.health_badges(sick) and "below chance" in display.health_badges(sick)
+    assert display.health_mark(sick) == " · ⚠ collapsed · ⚠ AUC below chance"
+    well = {"name": "y", "path": "/nonexistent", "health": {"verdict": "ok"}, "metrics": {"auc": 0.9}}
+    assert display.health_badges(well) == "" and display.health_mark(well) == ""
+
+
+def test_streamlit_settings_hide_deploy_and_usage_statistics():
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["toolbarMode"] in ("viewer", "minimal")  # both hide the Deploy button
+    assert config["browser"]["gatherUsageStats"] is False
