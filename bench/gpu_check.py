@@ -135,7 +135,7 @@ def main() -> int:
     print(report["sync_check"], flush=True)
     jobs = [(pr, prof, name) for pr in args.presets for prof in ("paper", "authors") for name in OPTIONS
             if not (args.dry_run and "compile" in name)]
-    per_job = max(1.0, args.throughput_s / len(jobs) - (30 if not args.dry_run else 0))
+    per_job = max(2.0, min(5.0, args.throughput_s / len(jobs) / 2))  # the other half: warm-up and compilation
     t_end = time.time() + args.throughput_s
     for preset, profile, name in jobs:
         if time.time() > t_end:

@@ -51,8 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-train", type=A.positive_int, default=None,
                    help="override the budget's cap on training samples (a seeded subset)")
     p.add_argument("--preset", default=None, help="override the dataset's preset (see core.config.PRESETS)")
-    p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps; with "
-                                                    "--executor ray it is the workers' (checked there)")
+    p.add_argument("--device", type=A.device, default="auto",
+                   help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps; checked on this machine. With "
+                        "--executor ray, auto lets each worker take its own GPU (cells then ask Ray for one GPU "
+                        "whenever the cluster has GPUs)")
     p.add_argument("--threads", type=A.threads, default=1,
                    help="torch CPU threads (1 is fastest for these small networks and lets runs share a machine)")
     p.add_argument("--data-dir", default=None, help="dataset folder (default: $MAESI_DATA, then a per-user folder)")
@@ -77,11 +79,6 @@ def main(argv: list[str]) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.executor == "local" or not args.address:
-        try:
-            args.device = A.device(args.device)  # a cluster's workers may have devices this machine lacks
-        except argparse.ArgumentTypeError as e:
-            parser.error(f"argument --device: {e}")
     if args.address and args.executor != "ray":
         parser.error("--address needs --executor ray")
     if args.executor == "ray" and not args.dry_run and not args.render_only:
