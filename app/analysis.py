@@ -108,7 +108,10 @@ def enable_umap_disk_cache() -> None:
         for name in _UMAP_MODULES:
             for obj in vars(importlib.import_module(name)).values():
                 if isinstance(obj, CPUDispatcher):
-                    obj.enable_caching()
+                    try:
+                        obj.enable_caching()
+                    except RuntimeError:  # no writable cache location (read-only install and home): compile
+                        pass
         _umap_cache_enabled = True
 
 
