@@ -3,11 +3,17 @@ latent map (k-NN distance AUC, silhouette), seeded subsamples and threshold tabl
 from __future__ import annotations
 
 import math
-from typing import Optional
+import threading
+from typing import Callable, Optional
 
 import numpy as np
 
 PROJECTIONS = ("PCA", "t-SNE", "UMAP")
+PROJECTION_VERSION = 1  # bump when the settings below change a map (stored maps are keyed by it)
+TSNE_ITERATIONS = (250, 500)  # openTSNE's defaults: early exaggeration, then the main phase
+_UMAP_MODULES = ("umap.umap_", "umap.layouts", "umap.utils", "umap.spectral", "umap.distances", "umap.sparse")
+_umap_cache_enabled = False
+_umap_cache_lock = threading.Lock()
 
 
 def subsample(n: int, max_n: Optional[int], seed: int = 0, stratify: Optional[np.ndarray] = None) -> np.ndarray:
@@ -27,10 +33,11 @@ def subsample(n: int, max_n: Optional[int], seed: int = 0, stratify: Optional[np
     return np.sort(np.concatenate(out))
 
 
-def project(Z: np.ndarray, method: str = "PCA", seed: int = 0) -> dict:
+def project(Z: np.ndarray, method: str = "PCA", seed: int = 0,
+            progress: Optional[Callable[[float, str], None]] = None) -> dict:
     """2-D coordinates of the rows of Z. Returns {"xy": (n, 2), "method", and for PCA "mean"/"components"
     (so that a new latent can be placed exactly: see `pca_place`)}. t-SNE is openTSNE (single-threaded),
-    UMAP is umap-learn; both are seeded."""
+    UMAP is umap-learn; both are seeded. `progress(fraction, text)` hears how far a t-SNE or UMAP got."""
     Z = np.asarray(Z, dtype=np.float64)
     if len(Z) < 3:
         raise ValueError(f"a projection needs at least 3 points, got {len(Z)}")
@@ -41,22 +48,71 @@ def project(Z: np.ndarray, method: str = "PCA", seed: int = 0) -> dict:
         return {"method": method, "xy": pca.transform(Z), "mean": pca.mean_, "components": pca.components_,
                 "explained": pca.explained_variance_ratio_}
     if method == "t-SNE":
-        from openTSNE import TSNE
-
-        perplexity = float(min(30.0, max(2.0, (len(Z) - 1) / 3.0)))
-        emb = TSNE(n_components=2, perplexity=perplexity, n_jobs=1, random_state=seed, verbose=False).fit(Z)
-        return {"method": method, "xy": np.asarray(emb)}
+        return {"method": method, "xy": _tsne(Z, seed, progress or _silent)}
     if method == "UMAP":
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # umap warns that a random_state disables parallelism
-            import umap
-
-            reducer = umap.UMAP(n_components=2, n_neighbors=min(15, len(Z) - 1), random_state=seed, n_jobs=1)
-            xy = reducer.fit_transform(Z)
-        return {"method": method, "xy": np.asarray(xy, dtype=np.float64)}
+        return {"method": method, "xy": _umap(Z, seed, progress or _silent)}
     raise ValueError(f"unknown projection {method!r}; choose one of {PROJECTIONS}")
+
+
+def _silent(fraction: float, text: str) -> None:
+    pass
+
+
+def _tsne(Z: np.ndarray, seed: int, progress) -> np.ndarray:
+    from openTSNE import TSNE
+
+    total, done, every = sum(TSNE_ITERATIONS), [0], 25
+
+    def tick(iteration, error, embedding):
+        done[0] += every
+        progress(done[0] / total, f"iteration {min(done[0], total)} of {total}")
+
+    progress(0.0, "nearest neighbours")
+    perplexity = float(min(30.0, max(2.0, (len(Z) - 1) / 3.0)))
+    emb = TSNE(n_components=2, perplexity=perplexity, n_jobs=1, random_state=seed, verbose=False,
+               early_exaggeration_iter=TSNE_ITERATIONS[0], n_iter=TSNE_ITERATIONS[1], callbacks=tick,
+               callbacks_every_iters=every).fit(Z)
+    return np.asarray(emb)
+
+
+def _umap(Z: np.ndarray, seed: int, progress) -> np.ndarray:
+    import warnings
+
+    progress(0.05, "loading umap-learn (compiled code comes from numba's disk cache after the first time)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # umap warns that a random_state disables parallelism
+        enable_umap_disk_cache()
+        import umap
+
+        progress(0.2, "fitting")
+        reducer = umap.UMAP(n_components=2, n_neighbors=min(15, len(Z) - 1), random_state=seed, n_jobs=1)
+        xy = reducer.fit_transform(Z)
+    progress(1.0, "done")
+    return np.asarray(xy, dtype=np.float64)
+
+
+def enable_umap_disk_cache() -> None:
+    """Keep umap-learn's numba-compiled functions in numba's on-disk cache (numba's public `enable_caching`), so a
+    new process loads them in about a second instead of compiling them for about 10 s. Once per process, before
+    the first UMAP; a function numba cannot cache just stays uncached."""
+    global _umap_cache_enabled
+    import importlib
+    import warnings
+
+    from numba.core.registry import CPUDispatcher
+
+    with _umap_cache_lock, warnings.catch_warnings():
+        if _umap_cache_enabled:
+            return
+        warnings.simplefilter("ignore")
+        for name in _UMAP_MODULES:
+            for obj in vars(importlib.import_module(name)).values():
+                if isinstance(obj, CPUDispatcher):
+                    try:
+                        obj.enable_caching()
+                    except RuntimeError:  # no writable cache location (read-only install and home): compile
+                        pass
+        _umap_cache_enabled = True
 
 
 def pca_place(proj: dict, z: np.ndarray) -> np.ndarray:

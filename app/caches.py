@@ -115,10 +115,12 @@ def latents(entry: dict, part: str = "test", max_n: Optional[int] = 1000, seed: 
     return _latents(entry["path"], mtime(entry["path"]), part, max_n, seed)
 
 
-@st.cache_data(show_spinner="Projecting the latents…", max_entries=64)
+@st.cache_data(show_spinner=False, max_entries=64)
 def _projection(path: str, mtime_ns: int, method: str, max_n: Optional[int], seed: int) -> dict:
+    from app import projection_store  # t-SNE / UMAP maps on disk across restarts, with a progress bar
+
     _, Z = _latents(path, mtime_ns, "test", max_n, seed)
-    return analysis.project(Z, method, seed)
+    return projection_store.project_with_progress(path, Z, method, max_n, seed)
 
 
 def projection(entry: dict, method: str = "PCA", max_n: Optional[int] = 1000, seed: int = 0) -> dict:

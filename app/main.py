@@ -14,7 +14,9 @@ if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts app/ on the pa
 
 import streamlit as st  # noqa: E402
 
-from app import catalogue, display, guard, jobs, sidebar  # noqa: E402
+from app import catalogue, display, guard, jobs, projection_store, sidebar  # noqa: E402
+
+projection_store.warm_up_in_background()  # once per server: UMAP's compiled code ready before it is asked for
 
 st.set_page_config(page_title="maesi lab", page_icon=":material/scatter_plot:", layout="wide")
 

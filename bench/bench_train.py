@@ -1,13 +1,19 @@
-"""Training-step cost of the method against a plain L2 autoencoder with the same E and G, in one process.
+"""Training-step cost of this project's `Trainer.step` against a plain implementation of the same step on the same
+networks (bench/reference_step.py: separate E/G passes for the critic and the E/G updates, one D_inter call per
+anchor, E(x) recomputed at every critic update, as the authors' code does).
 
-    python bench/bench_train.py [--preset digits] [--steps 200]
+    python bench/bench_train.py [--preset digits] [--interpolation 3] [--steps 5] [--rounds 9]
 
-Prints milliseconds per step and the ratio to the reference (the L2 autoencoder step), for each interpolation
-and Lipschitz variant. A ratio, not a time, is the figure to compare across machines.
+Both run in this process, interleaved round by round from the same weights, on one thread. Times are the process's
+CPU time (not wall time), so that other processes loading the machine change them less; the figure to compare
+across machines is the ratio, the median of the rounds' plain / ours. "ours, torch kernels" is the trainer with
+core.kernels switched off, to show what the thin-convolution kernels add to the ratio.
 """
 from __future__ import annotations
 
 import argparse
+import copy
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -15,54 +21,70 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from core.config import make_config  # noqa: E402
+from bench.reference_step import ReferenceStep  # noqa: E402
+from core.config import make_config, parse_interpolation  # noqa: E402
 from core.networks import build_networks  # noqa: E402
 from core.train import Trainer  # noqa: E402
 
 SHAPES = {"digits": (1, 8, 8), "mnist_small": (1, 28, 28), "mnist": (1, 28, 28), "cifar10": (3, 32, 32),
           "thyroid": (6,), "arrhythmia": (274,), "kdd99": (118,)}
+VARIANTS = {"gp (paper profile)": dict(profile="paper"),
+            "hinge-sn (paper profile)": dict(profile="paper", lipschitz="hinge-sn"),
+            "authors profile (hinge-sn, tfd 5)": dict(profile="authors")}
 
 
-def time_steps(fn, steps: int) -> float:
-    for _ in range(5):
-        fn()
-    t = time.perf_counter()
+def cpu_ms(fn, steps: int) -> float:
+    t = time.process_time()
     for _ in range(steps):
         fn()
-    return (time.perf_counter() - t) / steps * 1e3
+    return (time.process_time() - t) / steps * 1e3
+
+
+def contenders(preset: str, interpolation, overrides: dict, batch_size) -> tuple[dict, torch.Tensor]:
+    cfg = make_config(preset, interpolation=interpolation, batch_size=batch_size, **overrides)
+    shape = SHAPES[preset]
+    torch.manual_seed(0)
+    nets = build_networks(cfg, shape)
+    x = torch.rand((cfg.batch_size,) + shape, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    steps = {"plain": ReferenceStep(copy.deepcopy(nets), cfg).step,
+             "ours": Trainer(copy.deepcopy(nets), cfg, torch.device("cpu")).step,
+             "ours, torch kernels": Trainer(copy.deepcopy(nets), cfg, torch.device("cpu"), cpu_kernels=False).step}
+    return steps, x
+
+
+def measure(steps: dict, x: torch.Tensor, n: int, rounds: int) -> dict:
+    for fn in steps.values():  # warm-up: oneDNN primitives, allocator
+        fn(x)
+    names = list(steps)
+    times: dict = {k: [] for k in names}
+    for r in range(rounds):
+        for k in names[r % len(names):] + names[:r % len(names)]:
+            times[k].append(cpu_ms(lambda: steps[k](x), n))
+    return times
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="digits", choices=sorted(SHAPES))
-    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--interpolation", type=parse_interpolation, default=3, help="m >= 2 (the plain step's scope)")
+    p.add_argument("--steps", type=int, default=None, help="steps per round (default: 10 for digits, else 2)")
+    p.add_argument("--rounds", type=int, default=9)
     p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS), metavar="VARIANT")
     args = p.parse_args()
-    torch.manual_seed(0)
-    shape = SHAPES[args.preset]
-    bs = args.batch_size or make_config(args.preset).batch_size
-    x = torch.rand((bs,) + shape) * 2 - 1
-
-    cfg = make_config(args.preset, interpolation=0)
-    nets = build_networks(cfg, shape)
-    opt = torch.optim.Adam(list(nets.encoder.parameters()) + list(nets.generator.parameters()), lr=1e-4)
-
-    def l2_step():
-        loss = ((nets.generator(nets.encoder(x)) - x) ** 2).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    ref = time_steps(l2_step, args.steps)
-    print(f"preset {args.preset}, batch {bs}, {torch.get_num_threads()} threads, device cpu")
-    print(f"{'variant':32s} {'ms/step':>8s} {'x L2-AE':>8s}")
-    print(f"{'reference: L2 autoencoder':32s} {ref:8.2f} {1.0:8.2f}")
-    for interp in (0, 2, 3, "acai"):
-        for lip in ("gp", "hinge-sn"):
-            trainer = Trainer(build_networks(make_config(args.preset, interpolation=interp, lipschitz=lip), shape),
-                              make_config(args.preset, interpolation=interp, lipschitz=lip), torch.device("cpu"))
-            ms = time_steps(lambda: trainer.step(x, eg_update=True), args.steps)
-            print(f"{f'interpolation {interp}, {lip}':32s} {ms:8.2f} {ms / ref:8.2f}")
+    torch.set_num_threads(1)
+    n = args.steps or (10 if args.preset == "digits" else 2)
+    cfg = make_config(args.preset)
+    print(f"preset {args.preset}, batch {args.batch_size or cfg.batch_size}, interpolation {args.interpolation}, "
+          f"1 thread, cpu; CPU ms per step, medians of {args.rounds} interleaved rounds of {n} steps")
+    print(f"{'variant':36s} {'plain':>8s} {'ours':>8s} {'ratio':>6s} {'ours, torch kernels':>20s} {'ratio':>6s}")
+    for name in args.variants:
+        steps, x = contenders(args.preset, args.interpolation, VARIANTS[name], args.batch_size)
+        t = measure(steps, x, n, args.rounds)
+        med = {k: statistics.median(v) for k, v in t.items()}
+        ratio = {k: statistics.median(a / b for a, b in zip(t["plain"], t[k])) for k in t}
+        print(f"{name:36s} {med['plain']:8.2f} {med['ours']:8.2f} {ratio['ours']:6.2f} "
+              f"{med['ours, torch kernels']:20.2f} {ratio['ours, torch kernels']:6.2f}", flush=True)
 
 
 if __name__ == "__main__":

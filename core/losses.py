@@ -10,6 +10,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .acceleration import to_device
+
 
 # ---------------------------------------------------------------- simplex weights and mixing
 
@@ -37,7 +39,9 @@ def anchor_indices(n: int, m: int, generator: torch.Generator | None = None, dev
     so one encoder pass over the batch serves every anchor. A tuple may repeat a sample (about 1% of 3-point
     tuples in a batch of 256)."""
     rows = [torch.arange(n, device=device)]
-    rows += [torch.randperm(n, generator=generator).to(device) for _ in range(m - 1)]
+    rows += [torch.randperm(n, generator=generator) for _ in range(m - 1)]
+    if device is not None:
+        rows[1:] = [to_device(r, device) for r in rows[1:]]
     return torch.stack(rows)
 
 
@@ -71,7 +75,7 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, generator=N
     """Lip-1 constraint of Eq. 4 (Gulrajani et al.): E[(||grad D(u)||_2 - 1)^2] at random points u between the
     joint samples (x, x) and (x, G(E(x))); the norm is taken per sample over every non-batch dimension."""
     n = real.shape[0]
-    eps = torch.rand((n,) + (1,) * (real.dim() - 1), generator=generator).to(real)
+    eps = to_device(torch.rand((n,) + (1,) * (real.dim() - 1), generator=generator), real)
     u = (eps * real + (1.0 - eps) * fake).detach().requires_grad_(True)
     out = critic.head(critic.body(u)).sum()
     (grad,) = torch.autograd.grad(out, u, create_graph=True)

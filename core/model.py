@@ -58,6 +58,8 @@ class MirroredAE(BaseEstimator):
     contamination: expected anomaly fraction in the training data, for `threshold_` as in PyOD.
     threads: CPU threads for training (None = torch's default). Small models gain little from several threads,
     and on a CPU that other processes also load, multi-threaded small ops can run many times slower: use 1 there.
+    bf16, compile, channels_last: GPU speed options of training (bf16 autocast, torch.compile of the networks that
+    support it, NHWC layout for image presets); they leave the maths as it is (see `core.train.Trainer`).
     """
 
     def __init__(self, preset: str = "digits", interpolation=3, profile: Optional[str] = None,
@@ -66,7 +68,7 @@ class MirroredAE(BaseEstimator):
                  alpha_sampler: Optional[str] = None, latent_reg: bool = True, scaling: Optional[str] = None,
                  recon_weight: Optional[float] = None, contamination: float = 0.1, device: str = "auto",
                  bf16: bool = False, seed: int = 0, threads: Optional[int] = None,
-                 config_overrides: Optional[dict] = None):
+                 config_overrides: Optional[dict] = None, compile: bool = False, channels_last: bool = False):
         self.preset = preset
         self.interpolation = interpolation
         self.profile = profile
@@ -86,6 +88,8 @@ class MirroredAE(BaseEstimator):
         self.seed = seed
         self.threads = threads
         self.config_overrides = config_overrides
+        self.compile = compile
+        self.channels_last = channels_last
 
     # ------------------------------------------------------------ configuration
 
@@ -156,7 +160,8 @@ class MirroredAE(BaseEstimator):
         torch.manual_seed(self.seed)
         self.nets_ = build_networks(cfg, self.input_shape_).to(self.device_)
         Xt = self._to_tensor(X)
-        trainer = Trainer(self.nets_, cfg, self.device_, seed=self.seed, bf16=self.bf16)
+        trainer = Trainer(self.nets_, cfg, self.device_, seed=self.seed, bf16=self.bf16, compile=self.compile,
+                          channels_last=self.channels_last)
         previous_threads = torch.get_num_threads()
         if self.threads:
             torch.set_num_threads(self.threads)

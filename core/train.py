@@ -5,9 +5,16 @@ Each batch gives `tfd` critic steps on that same batch, then one E/G step (the a
 paper profile). One grad-enabled pass of E and G per batch serves everything: the critics see its outputs detached
 (each critic step draws fresh simplex weights), then the E/G loss reuses the same graph against the freshly updated
 critics, with the weights of the last critic step.
+
+Speed without other maths (checked against a plain step in tests/test_step_equivalence.py; measured by
+bench/bench_train.py): several evaluations of one critic go into one batched call where that is faster
+(`acceleration.batch_calls`), spectral norm runs one power iteration per update, Adam is the fused implementation,
+thin convolutions use faster CPU kernels (`core.kernels`), and on a GPU no step synchronises with the host (losses
+reach it every `sync_every` steps, random draws are copied asynchronously).
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -15,11 +22,14 @@ from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
 import torch
+from torch.nn.utils import parametrize
 
-from . import health
+from . import acceleration as A
+from . import health, kernels
 from . import losses as L
 from .config import Config, OptimizerConfig
 from .networks import Networks
+from .train_log import LossLog, ModelSelector, selection_start_epoch  # noqa: F401 (public here)
 
 
 class TrainingDiverged(RuntimeError):
@@ -76,10 +86,12 @@ class TrainResult:
     health: dict = field(default_factory=dict)  # core.health.summary of the kept weights
 
 
-def make_optimizer(cfg: OptimizerConfig, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+def make_optimizer(cfg: OptimizerConfig, params: Iterable[torch.nn.Parameter],
+                   fused: bool = False) -> torch.optim.Optimizer:
+    """`fused`: Adam's fused kernel (CPU and CUDA), the same update in a few ops instead of a dozen per tensor."""
     params = list(params)
     if cfg.name == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas))
+        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), fused=fused or None)
     if cfg.name == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum)
     raise ValueError(f"unknown optimizer {cfg.name!r}")
@@ -91,84 +103,29 @@ def set_requires_grad(modules, flag: bool) -> None:
             p.requires_grad_(flag)
 
 
-def selection_start_epoch(epochs: int, start_fraction: float) -> int:
-    return min(int(round(start_fraction * epochs)), epochs - 1)
-
-
-class ModelSelector:
-    """The supplementary algorithm's label-free selection: from `start` on, keep the weights of the epoch with the
-    smallest training feature loss."""
-
-    def __init__(self, epochs: int, start_fraction: float):
-        self.start = selection_start_epoch(epochs, start_fraction)
-        self.best_epoch: Optional[int] = None
-        self.best_value = math.inf
-        self.best_state: Optional[dict] = None
-
-    def consider(self, epoch: int, loss_feat: Optional[float], nets: Networks) -> bool:
-        """Record the epoch's loss; True (and a copy of the weights kept) when it is the best so far."""
-        if epoch < self.start or loss_feat is None or not math.isfinite(loss_feat) or loss_feat >= self.best_value:
-            return False
-        self.best_epoch, self.best_value = epoch, loss_feat
-        self.best_state = copy.deepcopy(nets.state_dict())
-        return True
-
-
-class LossLog:
-    """The steps' losses stay on the device and reach the host together every `sync_every` steps and at the
-    epoch's end (one device synchronisation per window instead of one per step)."""
-
-    def __init__(self, sync_every: int):
-        self.sync_every = max(1, sync_every)
-        self.names: list[str] = []
-        self.pending: list[torch.Tensor] = []
-        self.first_step = 0
-        self.sums: dict[str, float] = {}
-        self.count = 0
-        self.latest: dict[str, float] = {}
-
-    def add(self, step: int, logs: dict) -> None:
-        if not self.pending:
-            self.first_step = step
-        self.names = list(logs)
-        self.pending.append(torch.stack([v.detach().float().reshape(()) for v in logs.values()]))
-
-    def due(self) -> bool:
-        return len(self.pending) >= self.sync_every
-
-    def sync(self) -> Optional[tuple[int, list[str]]]:
-        """Move the window to the host; (step, names) of the first non-finite loss, else None."""
-        if not self.pending:
-            return None
-        rows = torch.stack(self.pending).cpu().tolist()
-        self.pending = []
-        for offset, row in enumerate(rows):
-            bad = [n for n, v in zip(self.names, row) if not math.isfinite(v)]
-            if bad:
-                return self.first_step + offset, bad
-            for n, v in zip(self.names, row):
-                self.sums[n] = self.sums.get(n, 0.0) + v
-            self.count += 1
-        self.latest = dict(zip(self.names, rows[-1]))
-        return None
-
-    def epoch_means(self) -> dict:
-        means = {k: v / max(self.count, 1) for k, v in self.sums.items()}
-        self.sums, self.count = {}, 0
-        return means
-
-
 class Trainer:
+    """One run of training. Speed options (none changes the maths): `bf16` autocast, `compile` (torch.compile of
+    the networks it supports), `channels_last` (NHWC image layout) on a GPU; `cpu_kernels` (core.kernels) on a
+    CPU; `sync_every`: steps between the losses' trips to the host (1 on a CPU, 25 on a GPU)."""
+
     def __init__(self, nets: Networks, cfg: Config, device: torch.device, seed: int = 0, bf16: bool = False,
-                 sync_every: Optional[int] = None):
+                 sync_every: Optional[int] = None, compile: bool = False, channels_last: bool = False,
+                 cpu_kernels: bool = True):
         self.nets, self.cfg, self.device = nets, cfg, device
         self.gen = torch.Generator().manual_seed(seed)
         self.autocast = bf16 and device.type == "cuda"
         self.sync_every = sync_every or (1 if device.type == "cpu" else 25)
         self.critics = [m for m in (nets.d_recon, nets.d_inter) if m is not None]
-        self.opt_e = make_optimizer(cfg.opt_encoder, nets.encoder.parameters())
-        self.opt_g = make_optimizer(cfg.opt_generator, nets.generator.parameters())
-        self.opt_d = make_optimizer(cfg.opt_critic, [p for m in self.critics for p in m.parameters()])
+        self.channels_last = channels_last and cfg.arch.family != "mlp" and device.type == "cuda"
+        if self.channels_last:
+            A.use_channels_last(nets)
+        self.compiled = A.compile_networks(nets, cfg) if compile else []
+        use_kernels = cpu_kernels and device.type == "cpu" and not compile
+        self.kernel_layers = kernels.thin_layers(nets.modules().values()) if use_kernels else []
+        fused = device.type in ("cpu", "cuda")
+        self.opt_e = make_optimizer(cfg.opt_encoder, nets.encoder.parameters(), fused)
+        self.opt_g = make_optimizer(cfg.opt_generator, nets.generator.parameters(), fused)
+        self.opt_d = make_optimizer(cfg.opt_critic, [p for m in self.critics for p in m.parameters()], fused)
 
     # ------------------------------------------------------------ one batch
 
@@ -183,16 +140,16 @@ class Trainer:
         cfg, n = self.cfg, x.shape[0]
         idx = self._anchors(n, x.device)
         if cfg.interpolation == "acai":
-            alpha = (0.5 * torch.rand(n, generator=self.gen)).to(x)
+            alpha = A.to_device(0.5 * torch.rand(n, generator=self.gen), x)
             z_int = alpha[:, None] * z + (1.0 - alpha[:, None]) * z[idx[1]]
             return {"alpha": alpha, "idx": idx, "x_int": self.nets.generator(z_int)}
-        alphas = L.sample_alphas(n, cfg.interpolation, cfg.alpha_sampler, self.gen).to(x)
+        alphas = A.to_device(L.sample_alphas(n, cfg.interpolation, cfg.alpha_sampler, self.gen), x)
         return {"alphas": alphas, "idx": idx, "x_int": self.nets.generator(L.simplex_mix(z, idx, alphas))}
 
     def forward(self, x: torch.Tensor, with_grad: bool, base: Optional[dict] = None) -> dict:
         """E(x), G(E(x)) (reused from `base` when given) and, when interpolating, fresh interpolants."""
         self.nets.train(True)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast), torch.set_grad_enabled(with_grad):
+        with self._autocast(), torch.set_grad_enabled(with_grad):
             if base is None:
                 z = self.nets.encoder(x)
                 fw = {"z": z, "x_hat": self.nets.generator(z)}
@@ -203,18 +160,35 @@ class Trainer:
                 fw.update(self._interpolate(x, z))
         return fw
 
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast)
+
+    def _one_power_iteration(self):
+        """Spectral norm computes its weight once per update instead of once per critic call."""
+        return parametrize.cached() if self.cfg.uses_spectral_norm else contextlib.nullcontext()
+
+    def _pairs(self, critic, lefts: list, rights: list) -> list[torch.Tensor]:
+        """critic(l, r) for each pair: one call on the concatenated pairs where that is faster, else one each."""
+        if len(lefts) > 1 and A.batch_calls(self.device, lefts[0]) and not A.has_batch_norm(critic):
+            return list(critic(torch.cat(lefts), torch.cat(rights)).split([len(t) for t in lefts]))
+        return [critic(a, b) for a, b in zip(lefts, rights)]
+
+    def _inter_outputs(self, x: torch.Tensor, fw: dict, x_int: torch.Tensor, real_pair=None) -> list:
+        """D_inter(x_i, x_int) for each anchor i, then D_inter(x, real_pair) when given."""
+        lefts, rights = [x[i] for i in fw["idx"]], [x_int] * len(fw["idx"])
+        if real_pair is not None:
+            lefts.append(x)
+            rights.append(real_pair)
+        return self._pairs(self.nets.d_inter, lefts, rights)
+
     def _inter_critic(self, x: torch.Tensor, fw: dict, x_int: torch.Tensor) -> torch.Tensor:
-        """D_inter(x_i, x_int) for every anchor i, as an (m, n) tensor, in one batched critic call."""
-        idx = fw["idx"]
-        m, n = idx.shape
-        anchors = x[idx.reshape(-1)]
-        x_rep = x_int.unsqueeze(0).expand(m, *x_int.shape).reshape(m * n, *x_int.shape[1:])
-        return self.nets.d_inter(anchors, x_rep).view(m, n)
+        """D_inter(x_i, x_int) for every anchor i, as an (m, n) tensor."""
+        return torch.stack(self._inter_outputs(x, fw, x_int))
 
     def _critic_loss(self, x: torch.Tensor, fw: dict) -> tuple[torch.Tensor, dict]:
         cfg, nets = self.cfg, self.nets
         x_hat = fw["x_hat"].detach()
-        d_real, d_fake = nets.d_recon(x, x), nets.d_recon(x, x_hat)
+        d_real, d_fake = self._pairs(nets.d_recon, [x, x], [x, x_hat])
         parts = {"w_estimate": (d_real.mean() - d_fake.mean()).detach()}
         if cfg.lipschitz == "gp":
             parts["d_recon"] = L.wgan_critic_loss(d_real, d_fake)
@@ -227,10 +201,12 @@ class Trainer:
             parts["d_inter"] = L.acai_critic_loss(nets.d_inter(fw["x_int"].detach()), fw["alpha"],
                                                   nets.d_inter(gamma * x + (1 - gamma) * x_hat))
         elif cfg.interpolation:
-            parts["d_inter"] = L.simplex_critic_loss(self._inter_critic(x, fw, fw["x_int"].detach()), fw["alphas"],
-                                                     cfg.inter_reduction)
-            if cfg.inter_real_pair:
-                parts["d_inter_real"] = L.real_pair_loss(nets.d_inter(x, x_hat + gamma * (x - x_hat)))
+            real_pair = x_hat + gamma * (x - x_hat) if cfg.inter_real_pair else None
+            outs = self._inter_outputs(x, fw, fw["x_int"].detach(), real_pair)
+            m = len(fw["idx"])
+            parts["d_inter"] = L.simplex_critic_loss(torch.stack(outs[:m]), fw["alphas"], cfg.inter_reduction)
+            if real_pair is not None:
+                parts["d_inter_real"] = L.real_pair_loss(outs[m])
         total = sum(v for k, v in parts.items() if k != "w_estimate")
         return total, parts
 
@@ -249,10 +225,11 @@ class Trainer:
 
     def critic_step(self, x: torch.Tensor, fw: dict) -> dict:
         """Update D_recon and D_inter together (supplementary algorithm); E and G are untouched."""
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast):
-            total, logs = self._critic_loss(x, fw)
-        self.opt_d.zero_grad(set_to_none=True)
-        total.backward()
+        with self._one_power_iteration():
+            with self._autocast():
+                total, logs = self._critic_loss(x, fw)
+            self.opt_d.zero_grad(set_to_none=True)
+            total.backward()
         self.opt_d.step()
         logs["critic"] = total.detach()
         return logs
@@ -261,11 +238,12 @@ class Trainer:
         """Update E and G on Eq. 5's E/G terms, reusing the forward pass `fw`; the critics are frozen."""
         set_requires_grad(self.critics, False)
         try:
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast):
-                total, logs = self._eg_loss(x, fw)
-            self.opt_e.zero_grad(set_to_none=True)
-            self.opt_g.zero_grad(set_to_none=True)
-            total.backward()
+            with self._one_power_iteration():
+                with self._autocast():
+                    total, logs = self._eg_loss(x, fw)
+                self.opt_e.zero_grad(set_to_none=True)
+                self.opt_g.zero_grad(set_to_none=True)
+                total.backward()
             self.opt_e.step()
             self.opt_g.step()
         finally:
@@ -275,12 +253,13 @@ class Trainer:
 
     def step(self, x: torch.Tensor) -> dict:
         """`tfd` critic steps on the batch x (fresh simplex weights each), then one E/G step. Losses as tensors."""
-        fw = self.forward(x, with_grad=True)
-        for t in range(self.cfg.tfd):
-            if t:
-                fw = self.forward(x, with_grad=t == self.cfg.tfd - 1, base=fw) if self.cfg.interpolation else fw
-            logs = self.critic_step(x, fw)
-        logs.update(self.eg_step(x, fw))  # the last critic step's interpolants were drawn with gradients
+        with kernels.thin_convolutions(self.kernel_layers):
+            fw = self.forward(x, with_grad=True)
+            for t in range(self.cfg.tfd):
+                if t:
+                    fw = self.forward(x, with_grad=t == self.cfg.tfd - 1, base=fw) if self.cfg.interpolation else fw
+                logs = self.critic_step(x, fw)
+            logs.update(self.eg_step(x, fw))  # the last critic step's interpolants were drawn with gradients
         return logs
 
     # ------------------------------------------------------------ the loop
@@ -289,12 +268,14 @@ class Trainer:
         """Train on X (normalised, on the device). The networks end with the selected weights."""
         cfg, nets = self.cfg, self.nets
         n = len(X)
+        if self.channels_last and X.dim() == 4:
+            X = X.contiguous(memory_format=torch.channels_last)
         if n < 2:
             raise ValueError("training needs at least 2 samples")
         bs = min(cfg.batch_size, n)
         batches = n // bs  # the last partial batch is dropped: batch statistics stay comparable
         total = cfg.epochs * batches
-        X_probe = X[torch.randperm(n, generator=self.gen)[: cfg.selection_max_samples].to(X.device)]
+        X_probe = X[A.to_device(torch.randperm(n, generator=self.gen)[: cfg.selection_max_samples], X.device)]
         initial = {"encoder": health.flat_weights(nets.encoder), "generator": health.flat_weights(nets.generator)}
         selector = ModelSelector(cfg.epochs, cfg.selection_start)
         log = LossLog(self.sync_every)
@@ -318,7 +299,7 @@ class Trainer:
 
         try:
             for epoch in range(cfg.epochs):
-                perm = torch.randperm(n, generator=self.gen).to(X.device)
+                perm = A.to_device(torch.randperm(n, generator=self.gen), X.device)
                 for b in range(batches):
                     log.add(step, self.step(X[perm[b * bs:(b + 1) * bs]]))
                     if log.due():
@@ -358,6 +339,7 @@ class Trainer:
             if selector.best_state is not None:
                 nets.load_state_dict(selector.best_state)
         finally:
+            A.uncompile(self.compiled)
             result.steps = step
             result.seconds = time.perf_counter() - t0
             result.selected_epoch = selector.best_epoch

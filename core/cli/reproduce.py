@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import sys
 
 from ..evaluation.baselines import ABLATIONS, BASELINES
 from ..evaluation.experiments import BUDGETS, EXPERIMENTS
@@ -50,8 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-train", type=A.positive_int, default=None,
                    help="override the budget's cap on training samples (a seeded subset)")
     p.add_argument("--preset", default=None, help="override the dataset's preset (see core.config.PRESETS)")
-    p.add_argument("--device", type=A.device, default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, "
-                                                                   "cuda:1, mps")
+    p.add_argument("--device", type=A.device, default="auto",
+                   help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps; checked on this machine. With "
+                        "--executor ray, auto lets each worker take its own GPU (cells then ask Ray for one GPU "
+                        "whenever the cluster has GPUs)")
     p.add_argument("--threads", type=A.threads, default=1,
                    help="torch CPU threads (1 is fastest for these small networks and lets runs share a machine)")
     p.add_argument("--data-dir", default=None, help="dataset folder (default: $MAESI_DATA, then a per-user folder)")
@@ -62,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--choose", action="store_true",
                    help="after the grid, choose each dataset's best maesi-3pt variant (healthy on most seeds) and write "
                         "<out>/chosen.json; only with the validation seeds 100-104 (see core/evaluation/validation.py)")
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local: cells one after another in this process; ray: each cell a Ray task, on a Ray "
+                        "started on this machine or on the cluster of --address (pip install -r requirements-ray.txt)")
+    p.add_argument("--address", default=None,
+                   help="with --executor ray: the Ray cluster to join (host:port, or auto for the one `ray start` "
+                        "runs here); without it a Ray is started on this machine")
     p.add_argument("--note", action="append", default=[],
                    help="a line for the Notes section of the table (repeatable; kept with this invocation)")
     return p
@@ -71,7 +80,18 @@ def main(argv: list[str]) -> int:
     from ..config import PRESETS
     from ..evaluation.grid import GridOptions, run_grid
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.address and args.executor != "ray":
+        parser.error("--address needs --executor ray")
+    if args.executor == "ray" and not args.dry_run and not args.render_only:
+        from ..evaluation.executors import RayNotInstalled, import_ray
+
+        try:
+            import_ray()  # a one-line error now, before any planning, when Ray is not installed
+        except RayNotInstalled as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     if args.preset is not None and args.preset not in PRESETS:
         raise ValueError(f"unknown preset {args.preset!r}; choose one of {sorted(PRESETS)}")
     opts = GridOptions(
@@ -81,6 +101,6 @@ def main(argv: list[str]) -> int:
         overrides={"epochs": args.epochs, "max_train": args.max_train, "preset": args.preset},
         device=args.device, threads=args.threads, data_dir=args.data_dir, out=args.out,
         rerun_failed=args.rerun_failed, render_only=args.render_only, dry_run=args.dry_run, notes=args.note,
-        choose=args.choose,
+        choose=args.choose, executor=args.executor, address=args.address,
         command="python -m core reproduce " + shlex.join(argv))
     return run_grid(opts)

@@ -86,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", type=A.device, default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, "
                                                                    "cuda:1, mps")
     t.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CUDA")
+    t.add_argument("--compile", action="store_true",
+                   help="torch.compile the networks that support it (E, G, D_inter; D_recon without the gradient "
+                        "penalty and spectral norm): for long GPU runs, the first steps pay the compilation")
+    t.add_argument("--channels-last", action="store_true",
+                   help="NHWC memory layout for image presets on CUDA (faster convolutions with --bf16)")
     t.add_argument("--threads", type=A.threads, default=None,
                    help="CPU threads for training (default: torch's). Use 1 when other processes load the CPU: "
                         "small multi-threaded ops then slow down many times over")
@@ -117,7 +122,7 @@ def main(argv: list[str]) -> int:
                        lipschitz=args.lipschitz, alpha_sampler=args.alpha_sampler, scaling=args.scaling,
                        recon_weight=args.recon_weight, latent_reg=not args.no_latent_reg,
                        contamination=run.contamination, device=args.device, bf16=args.bf16, seed=args.seed,
-                       threads=args.threads)
+                       threads=args.threads, compile=args.compile, channels_last=args.channels_last)
     cfg = model.make_config()
     klass = "all" if run.klass is None else run.klass
     out = out or Path(f"runs/{args.dataset}-c{klass}-m{args.interpolation}-s{args.seed}")

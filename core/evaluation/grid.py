@@ -15,6 +15,7 @@ from typing import Callable, Iterator, Optional
 
 from .baselines import parse_method
 from .cells import Cell, DatasetCache, cell_spec, device_description, read_record, run_cell, versions, write_record
+from .executors import run_ray
 from .experiments import EXPERIMENTS, Budget, Experiment, budget_label, classes_of, datasets_allowed, resolve_budget
 from .report import write_tables
 
@@ -83,7 +84,7 @@ def measure(cell: Cell, b: Budget, datasets: DatasetCache, device: str) -> dict:
     return rec
 
 
-EXECUTORS: dict[str, Callable] = {"local": run_local}
+EXECUTORS: dict[str, Callable] = {"local": run_local, "ray": run_ray}
 
 
 def run_grid(opts: GridOptions) -> int:
