@@ -1,4 +1,4 @@
-"""The paper's published figures, copied by hand from /work/shared/paper.txt (Wu, Balaji, Vinzamuri, Feizi,
+"""The paper's published figures, copied by hand from the paper's text (Wu, Balaji, Vinzamuri, Feizi,
 "Mirrored Autoencoders with Simplex Interpolation for Unsupervised Anomaly Detection").
 
 These are the ONLY typed-in numbers of the evaluation package. Everything else in `results/` is measured by
