@@ -432,7 +432,14 @@ def test_models_page_trains_in_the_background_and_lists_the_run(lab_env):
     job = jobs.of_owner(at.session_state["_owner"])[0]
     job.thread.join(timeout=120)
     assert job.status == "completed", job.message
-    assert Path(job.path).exists() and 0 <= job.metrics["auc"] <= 1
+    # the job's reported AUC is that of the saved model on the protocol's test set
+    from core import MirroredAE
+    from core.evaluation.metrics import auc
+    from core.evaluation.protocols import split_for
+
+    split = split_for("digits", 4)
+    saved = MirroredAE.load(job.path, device="cpu")
+    assert job.metrics["auc"] == pytest.approx(auc(split.y_test, saved.decision_function(split.X_test)), abs=1e-6)
     assert len(job.history["critic"]) == 2 and len(job.history["recon_ratio"]) == 2
     assert Path(job.path.replace(".safetensors", ".timeline.safetensors")).exists()
     at.run()
