@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-DEFAULT_METHODS = ("maesi-3pt", "iforest", "ocsvm", "pca", "ae-l2")
+# Every report's default rows: the paper's setting and the authors' profile of the 3-point model (each cell also
+# reports its L2-scored twin), PyOD's peers, our classical baselines and the distance-to-the-mean sanity row.
+DEFAULT_METHODS = ("maesi-3pt", "maesi-3pt@profile=authors", "pyod-autoencoder", "pyod-vae", "pyod-deepsvdd",
+                   "pyod-lof", "pyod-knn", "pyod-ecod", "pyod-iforest", "ocsvm", "pca", "ae-l2", "mean-distance")
 
 
 @dataclass(frozen=True)
