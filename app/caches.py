@@ -94,11 +94,12 @@ def class_names_of(ds, sp) -> np.ndarray:
 
 
 @st.cache_data(show_spinner="Scoring the test set…", max_entries=64)
-def _test_scores(path: str, mtime_ns: int, score: str = "feature") -> np.ndarray:
+def _test_scores(path: str, mtime_ns: int, score: Optional[str] = None) -> np.ndarray:
     return model(path).decision_function(split_for(entry_of(path)).X_test, score=score)
 
 
-def test_scores(entry: dict, score: str = "feature") -> np.ndarray:
+def test_scores(entry: dict, score: Optional[str] = None) -> np.ndarray:
+    """The test-set scores of a checkpoint; `score` None = the model's own (the one its threshold belongs to)."""
     return _test_scores(entry["path"], mtime(entry["path"]), score)
 
 

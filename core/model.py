@@ -55,6 +55,8 @@ class MirroredAE(BaseEstimator):
     profile: "paper" (the paper's text) or "authors" (the authors' public code); see `core.config.PROFILES`.
     scaling: tabular features "minmax", "zscore" or "none" (fitted on the training data); None = the preset's.
     recon_weight: weight of an L2 reconstruction term in the E/G loss (a stabiliser NOT in the paper; 0 = paper).
+    score: what `decision_function` returns by default and `threshold_` is set on: "feature" (the paper's D_recon
+    feature distance), "l2" (reconstruction error) or "latent_norm" (see `core.scoring`).
     contamination: expected anomaly fraction in the training data, for `threshold_` as in PyOD.
     threads: CPU threads for training (None = torch's default). Small models gain little from several threads,
     and on a CPU that other processes also load, multi-threaded small ops can run many times slower: use 1 there.
@@ -66,7 +68,8 @@ class MirroredAE(BaseEstimator):
                  lam: Optional[float] = None, epochs: Optional[int] = None, batch_size: Optional[int] = None,
                  lr: Optional[float] = None, tfd: Optional[int] = None, lipschitz: Optional[str] = None,
                  alpha_sampler: Optional[str] = None, latent_reg: bool = True, scaling: Optional[str] = None,
-                 recon_weight: Optional[float] = None, contamination: float = 0.1, device: str = "auto",
+                 recon_weight: Optional[float] = None, score: str = "feature", contamination: float = 0.1,
+                 device: str = "auto",
                  bf16: bool = False, seed: int = 0, threads: Optional[int] = None,
                  config_overrides: Optional[dict] = None, compile: bool = False, channels_last: bool = False):
         self.preset = preset
@@ -82,6 +85,7 @@ class MirroredAE(BaseEstimator):
         self.latent_reg = latent_reg
         self.scaling = scaling
         self.recon_weight = recon_weight
+        self.score = score
         self.contamination = contamination
         self.device = device
         self.bf16 = bf16
@@ -96,6 +100,8 @@ class MirroredAE(BaseEstimator):
     def make_config(self) -> Config:
         if not (isinstance(self.contamination, (int, float)) and 0 < self.contamination < 0.5):
             raise ValueError(f"contamination must lie in (0, 0.5), got {self.contamination!r}")
+        if self.score not in SCORES:
+            raise ValueError(f"score must be one of {SCORES}, got {self.score!r}")
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
             raise ValueError(f"threads must be a positive integer, got {self.threads!r}")
         cfg = make_config(self.preset, profile=self.profile, interpolation=self.interpolation, lam=self.lam,
@@ -183,7 +189,7 @@ class MirroredAE(BaseEstimator):
         self.epochs_finished_ = result.epochs_finished
         self.health_ = result.health
         self.fitted_at_ = time.strftime("%Y-%m-%dT%H:%M:%S")
-        self.decision_scores_ = scoring.anomaly_scores(self.nets_, Xt).cpu().numpy()
+        self.decision_scores_ = scoring.anomaly_scores(self.nets_, Xt, self.score).cpu().numpy()
         self._set_threshold()
 
     def _set_threshold(self) -> None:
@@ -193,11 +199,13 @@ class MirroredAE(BaseEstimator):
 
     # ------------------------------------------------------------ scoring
 
-    def decision_function(self, X, score: str = "feature", batch_size: int = 1024) -> np.ndarray:
-        """Anomaly scores, higher = more anomalous. "feature": ||f(x,x) - f(x,G(E(x)))||_1 with f the
+    def decision_function(self, X, score: Optional[str] = None, batch_size: int = 1024) -> np.ndarray:
+        """Anomaly scores, higher = more anomalous; `score` None = the model's own (`self.score`, which
+        `threshold_` belongs to). "feature": ||f(x,x) - f(x,G(E(x)))||_1 with f the
         penultimate layer of D_recon (Section 5.2); "l2": ||x - G(E(x))||_2 in normalised units;
         "latent_norm": ||E(x)||_2. See `core.scoring`."""
         self._require_fitted()
+        score = score or getattr(self, "score", "feature")
         if score not in SCORES:
             raise ValueError(f"score must be one of {SCORES}, got {score!r}")
         Xt = self._to_tensor(self._check_X(X, fitting=False))
@@ -257,7 +265,10 @@ class MirroredAE(BaseEstimator):
 
     def departures(self) -> list[str]:
         """The settings of this model that are not the paper's, in words (empty = the paper's setting)."""
-        return departures(self.config_ if hasattr(self, "config_") else self.make_config())
+        out = departures(self.config_ if hasattr(self, "config_") else self.make_config())
+        if getattr(self, "score", "feature") != "feature":
+            out.append(f"score {self.score} (the paper scores with D_recon's features)")
+        return out
 
     # ------------------------------------------------------------ persistence
 

@@ -15,9 +15,7 @@ pytestmark = pytest.mark.slow
 
 def test_digits_short_run_learns_and_detects():
     split = leave_one_out(load_dataset("digits"), 7)
-    t = time.perf_counter()
     model = MirroredAE(preset="digits", interpolation=3, epochs=15, seed=0, device="cpu").fit(split.X_train)
-    assert time.perf_counter() - t < 60
     critic = model.history_["critic"]
     assert np.mean(critic[-3:]) < critic[0], f"critic loss did not decrease: {critic}"
     assert auc(split.y_test, model.decision_function(split.X_test)) > 0.7
@@ -44,10 +42,8 @@ def test_thyroid_at_the_papers_table_5_setting_is_flagged(shared_data, tmp_path,
 def test_thyroid_short_run_learns_and_detects(shared_data):
     ds = load_dataset("thyroid", data_dir=shared_data)
     split = tabular_split(ds, seed=0)
-    t = time.perf_counter()
     # Table 5's SGD step (2e-5) hardly moves the weights in a short run; a larger step shows learning quickly.
     model = MirroredAE(preset="thyroid", interpolation=3, epochs=30, lr=2e-3, seed=0, device="cpu").fit(split.X_train)
-    assert time.perf_counter() - t < 60
     critic = model.history_["critic"]
     assert np.mean(critic[-3:]) < critic[0], f"critic loss did not decrease: {critic}"
     scores = model.decision_function(split.X_test)

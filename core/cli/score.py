@@ -18,8 +18,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--checkpoint", required=True, help="checkpoint path (x, x.safetensors or x.json)")
     s.add_argument("--input", required=True, help=".npy, .csv (one row per sample), .png/.jpg, a folder or a .zip")
     s.add_argument("--output", default=None, help="write a CSV (name, score, label) here instead of printing it")
-    s.add_argument("--score", choices=["feature", "l2", "latent_norm"], default="feature",
-                   help="feature = the paper's D_recon feature distance; l2 = reconstruction error; latent_norm = ||E(x)||")
+    s.add_argument("--score", choices=["feature", "l2", "latent_norm"], default=None,
+                   help="default: the model's own score (which its threshold belongs to); feature = the paper's "
+                        "D_recon feature distance; l2 = reconstruction error; latent_norm = ||E(x)||")
     s.add_argument("--device", type=A.device, default="auto", help="auto, cpu, cuda or mps")
     return s
 
@@ -42,7 +43,8 @@ def main(argv: list[str]) -> int:
     if not len(X):
         raise ValueError(f"{args.input}: no sample could be read")
     scores = model.decision_function(X, score=args.score)
-    labels = (scores > model.threshold_).astype(int) if args.score == "feature" else None
+    own = args.score in (None, model.score)
+    labels = (scores > model.threshold_).astype(int) if own else None  # the threshold belongs to the model's score
     text = scores_csv(names, scores, labels)
     if args.output:
         from ..checkpoint import atomic_write_bytes

@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tabular features, fitted on the training normals (not in the paper; default: the preset's)")
     t.add_argument("--recon-weight", type=A.nonnegative_float, default=None,
                    help="add W * ||x - G(E(x))||^2 to the E/G loss: a stabiliser NOT in the paper (default 0)")
+    t.add_argument("--score", choices=["feature", "l2", "latent_norm"], default="feature",
+                   help="the model's anomaly score and threshold: feature = the paper's D_recon feature distance; "
+                        "l2 = reconstruction error (not the paper's); latent_norm = ||E(x)||")
     t.add_argument("--no-latent-reg", action="store_true", help="drop the latent regulariser R(E)")
     t.add_argument("--max-train", type=A.positive_int, default=None,
                    help="use at most this many training samples (a seeded subset; for quick CPU runs)")
@@ -120,7 +123,7 @@ def main(argv: list[str]) -> int:
     model = MirroredAE(preset=args.preset or run.preset, interpolation=args.interpolation, profile=args.profile,
                        lam=args.lam, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, tfd=args.tfd,
                        lipschitz=args.lipschitz, alpha_sampler=args.alpha_sampler, scaling=args.scaling,
-                       recon_weight=args.recon_weight, latent_reg=not args.no_latent_reg,
+                       recon_weight=args.recon_weight, score=args.score, latent_reg=not args.no_latent_reg,
                        contamination=run.contamination, device=args.device, bf16=args.bf16, seed=args.seed,
                        threads=args.threads, compile=args.compile, channels_last=args.channels_last)
     cfg = model.make_config()

@@ -222,7 +222,7 @@ class L2Autoencoder:
 # ------------------------------------------------------------------ the mirrored AE and its variants
 
 class MaesiScorer:
-    """`MirroredAE` with a fixed anomaly score (the paper's "feature" unless a variant says otherwise). A run that
+    """`MirroredAE` with its anomaly score (the paper's "feature" unless a variant says otherwise). A run that
     diverges keeps its last good weights and is scored with them, with `training_status_` "diverged" and its
     health verdict saying so."""
 
@@ -230,7 +230,7 @@ class MaesiScorer:
         from ..model import MirroredAE
 
         self.score = score
-        self.model = MirroredAE(**params)
+        self.model = MirroredAE(score=score, **params)
 
     def fit(self, X, y=None):
         from ..train import TrainingDiverged
