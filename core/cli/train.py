@@ -120,6 +120,10 @@ def main(argv: list[str]) -> int:
     out = _check_out(args.out)
     run = ProtocolRun.prepare(args.dataset, args.klass, seed=args.seed, data_dir=args.data_dir,
                               max_train=args.max_train)
+    preset_range = PRESETS[args.preset or run.preset].input_range
+    if preset_range is not None and tuple(preset_range) != run.input_range:
+        raise ValueError(f"preset {args.preset!r} takes pixel values in {list(preset_range)}, but {args.dataset} "
+                         f"holds them in {list(run.input_range)}; use {args.dataset}'s own preset {run.preset!r}")
     model = MirroredAE(preset=args.preset or run.preset, interpolation=args.interpolation, profile=args.profile,
                        lam=args.lam, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, tfd=args.tfd,
                        lipschitz=args.lipschitz, alpha_sampler=args.alpha_sampler, scaling=args.scaling,

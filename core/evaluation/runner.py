@@ -39,6 +39,7 @@ class ProtocolRun:
     X_train: np.ndarray  # the split's training data, or a seeded subset of it (max_train)
     max_train: Optional[int] = None
     preset: str = ""
+    input_range: Optional[tuple] = None  # the raw pixel range of an image dataset (None for tabular data)
 
     @classmethod
     def prepare(cls, dataset: str, klass=None, seed: int = 0, data_dir=None, max_train: Optional[int] = None,
@@ -47,8 +48,13 @@ class ProtocolRun:
 
         spec = get_spec(dataset)
         klass = resolve_class(spec, klass)
-        split = split_for(dataset, klass, seed, data_dir=data_dir, ds=ds)
-        return cls(dataset, klass, seed, split, subsample(split.X_train, max_train, seed), max_train, spec.preset)
+        if ds is None:
+            from ..data import load_dataset
+
+            ds = load_dataset(dataset, data_dir=data_dir)
+        split = split_for(dataset, klass, seed, ds=ds)
+        return cls(dataset, klass, seed, split, subsample(split.X_train, max_train, seed), max_train, spec.preset,
+                   None if ds.input_range is None else tuple(float(v) for v in ds.input_range))
 
     @property
     def tabular(self) -> bool:

@@ -1,0 +1,120 @@
+"""Every CLI error is one line on stderr with exit code 2, never a traceback, and nothing is trained or written
+(issue 11: bad flags, bad files, bad checkpoints, through `python -m core`)."""
+import json
+
+import numpy as np
+import pytest
+
+from core import MirroredAE
+from core.cli import main as cli_main
+from core.data import load_dataset
+
+
+@pytest.fixture(scope="module")
+def digits_model(tmp_path_factory):
+    out = tmp_path_factory.mktemp("m") / "digits"
+    MirroredAE(preset="digits", epochs=1, device="cpu").fit(load_dataset("digits").X_train[:64]).save(out)
+    return out
+
+
+TRAIN = ["train", "--dataset", "digits", "--epochs", "1"]
+BAD_TRAIN_FLAGS = {
+    "device banana": ["--device", "banana"],
+    "cuda without a GPU": ["--device", "cuda"],
+    "threads -1": ["--threads", "-1"],
+    "threads 0": ["--threads", "0"],
+    "lam -1": ["--lam", "-1"],
+    "lam nan": ["--lam", "nan"],
+    "lr 1e6": ["--lr", "1e6"],
+    "lr 0 is no learning rate": ["--lr", "0"],
+    "interpolation 1000": ["--interpolation", "1000"],
+    "interpolation 1": ["--interpolation", "1"],
+    "epochs 0": ["--epochs", "0"],
+    "batch size text": ["--batch-size", "many"],
+    "tabular preset on images": ["--preset", "thyroid"],
+    "another image range": ["--preset", "cifar10"],
+    "scaling on images": ["--scaling", "zscore"],
+    "recon weight inf": ["--recon-weight", "inf"],
+    "class 12": ["--anomaly-class", "12"],
+    "class text": ["--anomaly-class", "seven"],
+    "out is a folder": ["--out", "/tmp/"],
+    "out with a space": ["--out", "/tmp/my run"],
+}
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert "Traceback" not in err
+    assert lines and lines[-1].startswith(("error:", "python -m core")), err
+    return lines[-1]
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TRAIN_FLAGS))
+def test_a_bad_train_flag_is_one_line_and_exit_2(case, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # nothing may be written under runs/
+    assert cli_main(TRAIN + BAD_TRAIN_FLAGS[case]) == 2
+    one_line_error(capsys)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_diverging_run_saves_nothing_and_says_so(capsys, tmp_path, monkeypatch):
+    import core.losses as L
+
+    monkeypatch.setattr(L, "latent_regulariser", lambda z: z.sum() * float("nan"))
+    out = tmp_path / "never"
+    assert cli_main(TRAIN + ["--out", str(out)]) == 1
+    assert "nothing was saved" in capsys.readouterr().err
+    assert not out.with_suffix(".json").exists() and not out.with_suffix(".safetensors").exists()
+
+
+@pytest.mark.parametrize("content,name,expected", [
+    (b"", "empty.csv", "no sample could be read"),
+    (b"a,b\nx,y\n", "strings.csv", "no sample could be read"),
+    (b"\x89PNG\r\n\x1a\nnot really", "fake.png", "no sample could be read"),
+])
+def test_a_bad_input_file_is_one_line_and_exit_2(content, name, expected, digits_model, tmp_path, capsys):
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert cli_main(["score", "--checkpoint", str(digits_model), "--input", str(path)]) == 2
+    assert expected in one_line_error(capsys)
+
+
+def test_score_inputs_of_the_wrong_kind_or_shape(digits_model, tmp_path, capsys):
+    np.save(tmp_path / "complex.npy", np.zeros((2, 1, 8, 8), np.complex64))
+    np.save(tmp_path / "empty.npy", np.zeros((0, 1, 8, 8)))
+    for f in ("complex.npy", "empty.npy"):
+        assert cli_main(["score", "--checkpoint", str(digits_model), "--input", str(tmp_path / f)]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and f in err
+    assert cli_main(["score", "--checkpoint", str(digits_model), "--input", str(tmp_path / "none.npy")]) == 2
+    assert "no such file" in one_line_error(capsys)
+    assert cli_main(["score", "--checkpoint", str(digits_model), "--input", str(tmp_path / "empty.npy"),
+                     "--output", str(tmp_path)]) == 2
+    assert "not a folder" in one_line_error(capsys)
+
+
+def test_a_huge_or_foreign_checkpoint_is_refused_in_one_line(digits_model, tmp_path, capsys):
+    meta = json.loads(digits_model.with_suffix(".json").read_text())
+    meta["input_shape"] = [1, 400000, 400000]
+    bad = tmp_path / "huge"
+    bad.with_suffix(".json").write_text(json.dumps(meta))
+    bad.with_suffix(".safetensors").write_bytes(digits_model.with_suffix(".safetensors").read_bytes())
+    np.save(tmp_path / "x.npy", np.zeros((1, 1, 8, 8)))
+    assert cli_main(["score", "--checkpoint", str(bad), "--input", str(tmp_path / "x.npy")]) == 2
+    line = one_line_error(capsys)
+    assert "huge" in line and str(tmp_path) not in line  # the file's name, not the server's path
+
+
+def test_a_csv_without_a_header_keeps_its_first_row_and_names_are_quoted(tmp_path, capsys, shared_data):
+    model = MirroredAE(preset="thyroid", epochs=1, device="cpu")
+    X = load_dataset("thyroid", data_dir=shared_data).X[:50]
+    model.fit(X).save(tmp_path / "t")
+    (tmp_path / "rows.csv").write_text("\n".join(",".join(f"{v:g}" for v in row) for row in X[:2]) + "\n")
+    assert cli_main(["score", "--checkpoint", str(tmp_path / "t"), "--input", str(tmp_path / "rows.csv"),
+                     "--output", str(tmp_path / "s.csv")]) == 0
+    assert "wrote 2 scores" in capsys.readouterr().out
+    import csv
+
+    rows = list(csv.reader(open(tmp_path / "s.csv")))
+    assert rows[0] == ["name", "score", "label"] and len(rows) == 3
