@@ -318,7 +318,8 @@ def maesi_params(name: str, preset: str, dataset: str | None = None) -> tuple[st
         lr = settings["lrx"] * PRESETS[preset].opt_encoder.lr
     params = dict(preset=preset, interpolation=MAESI_BASES[_maesi_core(base)], latent_reg=not base.endswith("-noreg"),
                   lr=lr, tfd=settings.get("tfd"), lam=settings.get("lam"), alpha_sampler=settings.get("alpha"),
-                  lipschitz=settings.get("lipschitz"), profile=settings.get("profile"),
+                  # a row without "@profile=" is the paper's setting, whatever the library's default profile is
+                  lipschitz=settings.get("lipschitz"), profile=settings.get("profile", "paper"),
                   scaling=settings.get("scaling"), recon_weight=settings.get("recon"), epochs=settings.get("epochs"))
     return settings.get("score", "feature"), params
 
