@@ -42,7 +42,7 @@ def training_form(ctx) -> None:
     """The form, its departures from the paper, the time estimate and the Start button."""
     import torch
 
-    from core.config import PRESETS, PROFILES, TABULAR_SCALINGS
+    from core.config import DEFAULT_PROFILE, PRESETS, PROFILES, TABULAR_SCALINGS
     from core.data.registry import get_spec
 
     st.subheader("Train a new model")
@@ -61,9 +61,11 @@ def training_form(ctx) -> None:
     klass = None if klass == ALL else klass
     f3.selectbox("Interpolation m", [3, 2, 0, "acai"], key="train_m",
                  format_func=lambda m: f"{m} · {interpolation_label(m)}")
+    ss.setdefault("train_profile", DEFAULT_PROFILE)
     f4.selectbox("Profile", list(PROFILES), key="train_profile",
-                 help="paper: the paper's text; authors: what the authors' public code does where it differs "
-                      "(5 critic steps per E/G step, hinge loss with spectral norm, ...; see core/config.py).")
+                 help="paper: the paper's text; authors (the default, chosen on validation seeds): what the authors' "
+                      "public code does where it differs (5 critic steps per E/G step, hinge loss with spectral norm, "
+                      "...; see core/config.py).")
     presets = [p for p in PRESETS if (PRESETS[p].arch.family == "mlp") == tabular]
     if ss.get("_train_for") != dataset or ss.get("train_preset") not in presets:
         ss["train_preset"] = spec.preset if spec.preset in presets else presets[0]

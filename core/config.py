@@ -17,6 +17,9 @@ of the library builds one, so a run is fully described by its preset, its profil
 * anchors: cyclic shifts of the batch by thirds (``idxe2``, ``idxe3``), so no tuple ever repeats a sample;
 * Xavier-uniform initialisation (gain sqrt(2) on residual convolutions, 1 elsewhere, zero biases), as ``model.py``.
 
+``DEFAULT_PROFILE`` is ``"authors"``, measured on validation split seeds (results/validation/tabular.md): it beat the
+paper profile on KDD99 and Arrhythmia and tied on Thyroid (both untrained at Table 5's learning rate).
+
 The authors' code also uses Adam betas (0, 0.9) / (0.5, 0.9) and lr 2e-4 for CIFAR-10; those stay the paper's
 per-dataset tables here, since the code covers CIFAR-10 only. In BOTH profiles ``tfd`` means critic steps on the
 same batch before each E/G step (one E/G step per batch), so an epoch is one E/G pass over the data.
@@ -229,7 +232,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "authors": dict(tfd=5, lipschitz="hinge-sn", anchors="cyclic", inter_real_pair=True, inter_reduction="mean",
                     init="xavier"),
 }
-DEFAULT_PROFILE = "paper"
+DEFAULT_PROFILE = "authors"  # measured: results/validation/ (README, "Profiles")
 
 _CHOICES = {
     "alpha_sampler": ("authors", "dirichlet"),

@@ -139,3 +139,10 @@ def test_pyod_iforest_on_thyroid_is_near_the_issues_figure(shared_data):
     est = make_method("pyod-iforest", preset="thyroid", seed=0).fit(split.X_train)
     f1 = evaluate(split.y_test, est.decision_function(split.X_test), ds.anomaly_fraction)["f1"]
     assert 0.58 < f1 < 0.85
+
+
+def test_the_grids_auto_device_reaches_pyod_as_a_torch_device(synthetic):
+    X_train, X_test = synthetic
+    for name in ("pyod-autoencoder", "pyod-vae"):
+        est = make_method(name, preset="thyroid", device="auto", pyod_cap=64)
+        assert est.fit(X_train).decision_function(X_test).shape == (len(X_test),)

@@ -74,7 +74,7 @@ def test_thin_convolution_kernels_match_torch_nn_to_second_order():
 
 
 def test_only_thin_layers_get_kernels():
-    cfg = make_config("mnist_small")
+    cfg = make_config("mnist_small", profile="paper")  # plain convolutions (the authors' critics are spectral-normed)
     nets = build_networks(cfg, (1, 28, 28))
     found = [m for m, _ in kernels.thin_layers(nets.modules().values())]
     # E's and both critics' first convolution, G's last transposed convolution

@@ -79,8 +79,10 @@ def claim_lines(m: Measured, experiment: str, meta: dict) -> list[str]:
                     p = m.pvals.get(("maesi-3pt", d, col[1], x))
                     s = m.stat(row, col, x)
                     if p not in (None, "") and s[2]:
-                        reached += s[0] >= float(p) - max(s[1], 0.005)
-                        parts.append(f"{x} {s[0]:.4f} vs the paper's {float(p):.4f}")
+                        hit = s[0] >= float(p) - max(s[1], 0.005)
+                        reached += hit
+                        parts.append(f"{x} {s[0]:.4f} ± {s[1]:.4f} vs the paper's {float(p):.4f} "
+                                     f"({'reached' if hit else 'not reached'})")
                 answer = "yes" if reached == 2 else "partly" if reached or (peer and ours[0] >= peer[1]) else "no"
                 out.append(f"- **{label}** (the paper prints precision and recall, its F1 is missing): **{answer}**. "
                            f"Our `{row}`: {', '.join(parts)}; F1 {_fmt(ours)} vs {peer_text}"

@@ -158,11 +158,17 @@ class PyODPeer:
         self.pre_ = Preprocess(self.input_range).fit(X)
         X_fit = self.pre_.transform(seeded_subset(X, self.train_cap, self.seed))
         with _seeded_global_rngs(self.seed):
-            self.detector_ = _build_detector(self.detector, X_fit.shape[1], self.seed, self.device)
+            self.detector_ = _build_detector(self.detector, X_fit.shape[1], self.seed, self._torch_device())
             self.detector_.fit(X_fit)
         self.n_fit_ = len(X_fit)
         self.train_seconds_ = time.perf_counter() - t0
         return self
+
+    def _torch_device(self) -> str:
+        """PyOD takes a torch device string: the harness's "auto" resolves as MirroredAE's does."""
+        from ..model import resolve_device
+
+        return str(resolve_device(self.device))
 
     def decision_function(self, X) -> np.ndarray:
         # Seeded too: PyOD's VAE samples z when scoring, so unseeded scores would change from call to call.
