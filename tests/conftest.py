@@ -13,3 +13,12 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "README.md").is_file():
         pytest.skip(f"real datasets not available: {SHARED_DATA} does not exist (see shared/data/README.md)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def isolated_cache(tmp_path_factory):
+    """All cache writes of a module go to a temporary folder (never ~/.cache or the repo), without a data dir."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MAESI_CACHE", str(tmp_path_factory.mktemp("maesi-cache")))
+        mp.delenv("MAESI_DATA", raising=False)
+        yield

@@ -20,13 +20,8 @@ from core.cli import data as cli
 from core.data.images import images_from_files
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _cache_in_tmp(tmp_path_factory):
-    """All cache writes of this module go to a temporary folder (never ~/.cache or the repo)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MAESI_CACHE", str(tmp_path_factory.mktemp("maesi-cache")))
-        mp.delenv("MAESI_DATA", raising=False)
-        yield
+# every cache write of the module goes to a temporary folder (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
 

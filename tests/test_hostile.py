@@ -21,7 +21,6 @@ from core.config import make_config
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "checkpoints"
-GIB = 1 << 30
 
 
 def shipped(name: str) -> tuple[bytes, dict]:

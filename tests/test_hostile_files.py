@@ -3,7 +3,6 @@ huge dimensions), tables and arrays (lying .npy headers, strings, non-finite val
 cases through the app's Score page path. Generated at test time, small on disk."""
 import csv
 import io
-import json
 import os
 import pickle
 import re
@@ -19,25 +18,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.checkpoint import checkpoint_paths
 from core.data.archive import ArchiveError, ZipLimits, _read_capped, read_zip_members
 from core.data.images import images_from_files, read_images
 from core.data.readers import read_samples
 from core.data.tables import scores_csv
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = REPO / "checkpoints"
-GIB = 1 << 30
-
-
-def shipped(name: str) -> tuple[bytes, dict]:
-    weights, sidecar = checkpoint_paths(SHIPPED / name)
-    return weights.read_bytes(), json.loads(sidecar.read_text())
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return shipped("digits-c0-m3")
 
 
 def one_line_without_paths(message: str, *folders: Path) -> None:
