@@ -33,8 +33,9 @@ class Preprocess:
 
 
 def seeded_subset(X: np.ndarray, cap: int | None, seed: int) -> np.ndarray:
-    """At most `cap` rows of X, drawn without replacement with `seed` and kept in their original order (the same
-    rows `core.evaluation.runner.subsample` draws); all of X when `cap` is None or not below len(X)."""
+    """At most `cap` rows of X, drawn without replacement with `seed` and kept in their original order (the harness's
+    one subset rule: `--max-train` and the training caps draw these rows); all of X when `cap` is None or not below
+    len(X)."""
     if cap is None or len(X) <= cap:
         return X
     if cap < 1:

@@ -20,14 +20,14 @@ from typing import Optional
 import numpy as np
 
 from .metrics import evaluate
+from .preprocess import seeded_subset
 from .protocols import Split, resolve_class, split_for
 
 
 def subsample(X: np.ndarray, max_n: Optional[int], seed: int) -> np.ndarray:
-    """A seeded random subset of at most `max_n` rows (all of X when max_n is None or large enough)."""
-    if not max_n or len(X) <= max_n:
-        return X
-    return X[np.sort(np.random.default_rng(seed).choice(len(X), max_n, replace=False))]
+    """A seeded random subset of at most `max_n` rows, in their order (all of X when max_n is None or large
+    enough): the one subset rule of the harness (`preprocess.seeded_subset`)."""
+    return seeded_subset(X, max_n or None, seed)
 
 
 @dataclass
