@@ -39,8 +39,7 @@ Where the paper is silent or ambiguous the choice is made here, once, with its r
   scaling of the reports' paper-setting rows. Measured on validation split seeds (results/validation/tabular.md,
   default profile): z-scoring won on Thyroid (F1 0.476 vs 0.245, both untrained at Table 5's learning rate) and
   Arrhythmia (0.494 vs 0.447), min-max on KDD99 (0.931 vs 0.855); the per-dataset winners are applied where the
-  search chose them
-  (the ``@chosen`` report rows, the shipped tabular checkpoints), not as a preset default.
+  search chose them (the ``@chosen`` report rows, the shipped tabular checkpoints), not as a preset default.
 * ``recon_weight`` (not in the paper): a stabiliser that adds W * ||x - G(E(x))||^2 to the E/G loss; 0 = the paper.
 * Model selection: "after 60 epochs" of 100 is read as "from 60 % of the epochs on" (``selection_start``).
 """
