@@ -259,10 +259,18 @@ def network_budget(cfg: Config, input_shape) -> NetworkBudget:
 
 # ---------------------------------------------------------------- the sidecar as a whole
 
+# The scaler kind each Config.scaling writes (core.scaling.Scaler): images are mapped by their pixel range.
+_SCALER_KIND = {"range": "affine", "minmax": "minmax", "zscore": "zscore", "none": "identity"}
+
+
 def _check_scaler(scaler: Any, cfg: Config, shape: tuple) -> None:
-    if not isinstance(scaler, dict) or scaler.get("kind") not in ("affine", "minmax"):
-        raise ValueError("scaler must be an object with kind 'affine' (images) or 'minmax' (tables)")
+    kinds = sorted(set(_SCALER_KIND.values()))
+    if not isinstance(scaler, dict) or scaler.get("kind") not in kinds:
+        raise ValueError(f"scaler must be an object with kind one of {kinds}")
     low, high, image = scaler.get("low"), scaler.get("high"), len(shape) == 3
+    expected = _SCALER_KIND.get(cfg.scaling)
+    if scaler["kind"] != expected:
+        raise ValueError(f"scaler kind {scaler['kind']!r} does not match config.scaling {cfg.scaling!r}")
     if scaler["kind"] == "affine":
         if not image:
             raise ValueError("scaler kind 'affine' is for images, but input_shape is a table's")
@@ -272,10 +280,11 @@ def _check_scaler(scaler: Any, cfg: Config, shape: tuple) -> None:
             raise ValueError(f"scaler range [{low}, {high}] differs from config.input_range {list(cfg.input_range)}")
     else:
         if image:
-            raise ValueError("scaler kind 'minmax' is for tables, but input_shape is an image's")
+            raise ValueError(f"scaler kind {scaler['kind']!r} is for tables, but input_shape is an image's")
         for key, v in (("low", low), ("high", high)):
             if not isinstance(v, list) or len(v) != shape[0] or not all(_is_finite(x) for x in v):
                 raise ValueError(f"scaler {key} must be a list of {shape[0]} finite numbers (one per feature)")
+        # minmax: the training min and max; zscore: the mean and mean + std; identity: 0 and 1
         if any(h < lo for lo, h in zip(low, high)):
             raise ValueError("scaler high is below low for some feature")
 

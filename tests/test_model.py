@@ -237,3 +237,19 @@ def test_threads_apply_to_training_only(digits_split):
 
     MirroredAE(preset="digits", epochs=1, threads=1, device="cpu").fit(digits_split.X_train[:128], callbacks=[Probe()])
     assert set(seen) == {1} and torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("scaling", ["minmax", "zscore", "none"])
+def test_every_tabular_scaling_saves_loads_and_scores_identically(scaling, tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(5.0, 3.0, size=(80, 6)).astype(np.float32)
+    model = MirroredAE(preset="thyroid", epochs=1, scaling=scaling, device="cpu").fit(X)
+    model.save(tmp_path / "t")
+    loaded = MirroredAE.load(tmp_path / "t", device="cpu")
+    assert loaded.config_.scaling == scaling and loaded.scaler_.kind == {"minmax": "minmax", "zscore": "zscore",
+                                                                        "none": "identity"}[scaling]
+    np.testing.assert_allclose(loaded.decision_function(X), model.decision_function(X), rtol=1e-5)
+    if scaling == "zscore":  # the scaled training data is standardised
+        Xs = model.scaler_.transform(X)
+        np.testing.assert_allclose(Xs.mean(0), 0, atol=1e-4)
+        np.testing.assert_allclose(Xs.std(0), 1, atol=1e-3)
