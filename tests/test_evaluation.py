@@ -315,3 +315,23 @@ def test_choose_prefers_healthy_variants_and_only_reads_validation_seeds():
     assert chosen["health"] == "3 ok" and chosen["seeds"] == 3
     with pytest.raises(ValueError, match="validation seeds"):
         reproduce(["--experiment", "tabular", "--budget", "smoke", "--seed-list", "0", "--choose", "--dry-run"])
+
+
+def test_a_dataset_without_a_chosen_row_is_answered_by_its_reduced_budget_chosen_row():
+    from core.evaluation.report import render_markdown
+
+    def row(method, seed, value, dataset):
+        return {"dataset": dataset, "anomaly_class": "", "method": method, "seed": seed, "metric": "f1",
+                "value": value}
+
+    rows = [row("maesi-3pt@chosen", s, 0.7, "thyroid") for s in (0, 1)]
+    rows += [row("maesi-3pt@chosen@max_train=20000@epochs=30", s, 0.5, "kdd99") for s in (0, 1)]
+    rows += [row("maesi-3pt", s, 0.4, "kdd99") for s in (0, 1)]
+    rows += [row("pyod-iforest", s, 0.45, "kdd99") for s in (0, 1)]
+    rows += [{"dataset": "kdd99", "anomaly_class": "", "method": "paper:maesi-3pt", "seed": "", "metric": "f1",
+              "value": 0.96}]
+    md = render_markdown(rows, {"experiment": "tabular", "budget": "test"})
+    line = next(x for x in md.splitlines() if x.startswith("- **Table 2, kdd99**"))
+    # KDD99 is answered by its chosen settings at the reduced budget, above the peer: "partly"; the paper row beside
+    assert "**partly**. Our `maesi-3pt@chosen@max_train=20000@epochs=30` 0.5000" in line
+    assert "also `maesi-3pt` 0.4000" in line
