@@ -253,3 +253,40 @@ def test_every_tabular_scaling_saves_loads_and_scores_identically(scaling, tmp_p
         Xs = model.scaler_.transform(X)
         np.testing.assert_allclose(Xs.mean(0), 0, atol=1e-4)
         np.testing.assert_allclose(Xs.std(0), 1, atol=1e-3)
+
+
+# ------------------------------------------------------------------ a sample's score is its own
+
+_PRESET_SHAPES = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "mnist_small": (1, 28, 28),
+                  "fashion_mnist": (1, 28, 28), "cifar10": (3, 32, 32), "cifar10_small": (3, 32, 32),
+                  "kdd99": (118,), "arrhythmia": (274,), "thyroid": (6,)}
+
+
+def test_every_preset_has_a_batch_independence_case():
+    assert set(_PRESET_SHAPES) == set(PRESETS)
+
+
+@pytest.mark.parametrize("preset", sorted(_PRESET_SHAPES))
+def test_a_samples_score_does_not_depend_on_the_rest_of_its_batch(preset):
+    """Batch norm must run in eval mode when scoring (a known leak in GANomaly-style code): the score of a sample
+    scored alone equals its score inside a batch of very different samples, whatever mode the networks were in."""
+    from core.scoring import SCORES, anomaly_scores, encode
+
+    torch.manual_seed(0)
+    shape = _PRESET_SHAPES[preset]
+    nets = build_networks(make_config(preset, interpolation=3), shape)
+    nets.train(True)
+    with torch.no_grad():  # move the batch-norm running statistics away from their initial values
+        for _ in range(3):
+            z = nets.encoder(torch.rand((8,) + shape) * 2 - 1)
+            nets.d_recon.features(nets.generator(z), nets.generator(z))
+    X = torch.cat([torch.rand((1,) + shape) * 2 - 1, torch.rand((5,) + shape) * 4 + 3])  # sample 0 + outliers
+    for score in SCORES:
+        together = anomaly_scores(nets, X, score)[0]
+        alone = anomaly_scores(nets, X[:1], score)[0]
+        torch.testing.assert_close(alone, together, rtol=1e-4, atol=1e-5, msg=f"{preset} {score}")
+    torch.testing.assert_close(encode(nets, X[:1])[0], encode(nets, X)[0], rtol=1e-4, atol=1e-5)
+    assert all(m.training for m in nets.modules().values())  # the caller's mode is given back
+    if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in nets.encoder.modules()):
+        with torch.no_grad():  # the probe can fail: in training mode the same sample's latent does depend on its batch
+            assert not torch.allclose(nets.encoder(X)[0], nets.encoder(torch.cat([X[:1], X[:1]]))[0], atol=1e-4)
