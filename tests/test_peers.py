@@ -146,3 +146,14 @@ def test_the_grids_auto_device_reaches_pyod_as_a_torch_device(synthetic):
     for name in ("pyod-autoencoder", "pyod-vae"):
         est = make_method(name, preset="thyroid", device="auto", pyod_cap=64)
         assert est.fit(X_train).decision_function(X_test).shape == (len(X_test),)
+
+
+def test_a_chosen_row_already_scored_by_l2_has_no_twin(monkeypatch):
+    import core.evaluation.validation as validation
+    from core.evaluation.cells import l2_sibling
+
+    chosen = {"thyroid": "profile=authors@scaling=zscore@score=l2", "arrhythmia": "profile=authors@score=feature"}
+    monkeypatch.setattr(validation, "chosen_settings", lambda dataset, *a: chosen[dataset])
+    assert l2_sibling("maesi-3pt@chosen", "thyroid") is None  # its own score is L2: a twin would repeat it
+    assert l2_sibling("maesi-3pt@chosen", "arrhythmia") == "maesi-3pt@chosen@score=l2"
+    assert l2_sibling("maesi-none@chosen@epochs=30", "thyroid") is None

@@ -61,11 +61,19 @@ def is_maesi(method: str) -> bool:
     return (base[:-len("-noreg")] if base.endswith("-noreg") else base) in MAESI_BASES
 
 
-def l2_sibling(method: str) -> str | None:
-    """The name under which a maesi row's L2-scored twin (the same trained model) is reported."""
-    if not is_maesi(method) or parse_method(method)[1].get("score", "feature") != "feature":
+def l2_sibling(method: str, dataset: str | None = None) -> str | None:
+    """The name under which a maesi row's L2-scored twin (the same trained model) is reported; None when the row
+    is scored by L2 already (given explicitly, or by `dataset`'s validation-chosen settings for an "@chosen" row)."""
+    if not is_maesi(method):
         return None
-    return method + "@score=l2"
+    settings = parse_method(method)[1]
+    score = settings.get("score")
+    if score is None and "chosen" in settings and dataset is not None:
+        from .validation import chosen_settings
+
+        chosen = chosen_settings(dataset) or ""
+        score = dict(p.split("=", 1) for p in chosen.split("@") if "=" in p).get("score")
+    return None if (score or "feature") != "feature" else method + "@score=l2"
 
 
 class DatasetCache:
@@ -101,7 +109,7 @@ def run_cell(cell: Cell, b: Budget, datasets: DatasetCache, device: str) -> dict
                       device=device, ocsvm_cap=b.ocsvm_cap, pyod_cap=b.pyod_cap,
                       contamination=run.contamination, dataset=cell.dataset)
     # a maesi row also reports the same trained model scored by L2 reconstruction error (a sanity row)
-    out = run.fit_and_evaluate(est, extra_scores=("l2",) if l2_sibling(cell.method) else ())
+    out = run.fit_and_evaluate(est, extra_scores=("l2",) if l2_sibling(cell.method, cell.dataset) else ())
     if hasattr(est, "departures"):
         out["departures"] = est.departures()
     return out
@@ -166,8 +174,9 @@ def collect_rows(exp: Experiment, cache: Path, label: str, budget: str | None = 
         if rec.get("error"):
             continue
         measured = [(rec["method"], rec["metrics"])]
-        if rec.get("metrics_l2") and l2_sibling(rec["method"]):
-            measured.append((l2_sibling(rec["method"]), rec["metrics_l2"]))
+        twin = l2_sibling(rec["method"], rec["dataset"]) if rec.get("metrics_l2") else None
+        if twin:
+            measured.append((twin, rec["metrics_l2"]))
         for method, metrics in measured:
             for metric in METRICS:
                 rows.append(dict(dataset=rec["dataset"], anomaly_class=rec["anomaly_class"], method=method,

@@ -59,8 +59,9 @@ def choose(records: list[dict], metric: str) -> dict:
         if rec.get("error") or rec["seed"] not in VALIDATION_SEEDS or parse_method(rec["method"])[0] != "maesi-3pt":
             continue
         rows.setdefault((rec["dataset"], rec["method"]), []).append(rec)
-        if rec.get("metrics_l2") and l2_sibling(rec["method"]):
-            rows.setdefault((rec["dataset"], l2_sibling(rec["method"])), []).append(dict(rec, metrics=rec["metrics_l2"]))
+        twin = l2_sibling(rec["method"], rec["dataset"]) if rec.get("metrics_l2") else None
+        if twin:
+            rows.setdefault((rec["dataset"], twin), []).append(dict(rec, metrics=rec["metrics_l2"]))
     chosen: dict = {}
     for dataset in sorted({d for d, _ in rows}):
         candidates = []
