@@ -151,7 +151,7 @@ WEIGHTS_CASES = {
     "overlapping ranges": (lambda w: _header_blob({"x": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
                                                    "y": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}},
                                                   b"\x00" * 12), "overlap"),
-    "another preset's weights": (lambda w: shipped("mnist-c1-m3")[0], "do not fit preset"),
+    "another preset's weights": (lambda w: shipped("mnist-c2-m3")[0], "do not fit preset"),
     "a tabular preset's weights": (lambda w: shipped("thyroid-call-m3")[0], "do not fit preset"),
 }
 
