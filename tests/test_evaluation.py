@@ -335,3 +335,13 @@ def test_a_dataset_without_a_chosen_row_is_answered_by_its_reduced_budget_chosen
     # KDD99 is answered by its chosen settings at the reduced budget, above the peer: "partly"; the paper row beside
     assert "**partly**. Our `maesi-3pt@chosen@max_train=20000@epochs=30` 0.5000" in line
     assert "also `maesi-3pt` 0.4000" in line
+
+
+def test_a_claims_budget_is_the_budget_its_row_ran_at():
+    from core.evaluation.claims import _budget_words
+
+    meta = {"budget": "paper", "budgets": {"kdd99": {"preset": "kdd99", "epochs": 50, "max_train": None}}}
+    assert _budget_words(meta, "kdd99", "maesi-3pt") == "budget `paper`: preset `kdd99`, 50 epochs, all training data"
+    assert _budget_words(meta, "kdd99", "maesi-3pt@chosen@max_train=20000@epochs=30") == (
+        "budget `paper`: preset `kdd99`, 30 epochs, a seeded subset of 20000 (the row's own max_train=20000 and "
+        "epochs=30)")

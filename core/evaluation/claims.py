@@ -49,12 +49,16 @@ def _fmt(stat: tuple) -> str:
     return f"{mu:.4f}" if n == 1 else f"{mu:.4f} ± {sd:.4f} ({n} seeds)"
 
 
-def _budget_words(meta: dict, dataset: str) -> str:
-    b = meta.get("budgets", {}).get(dataset)
+def _budget_words(meta: dict, dataset: str, row: str | None = None) -> str:
+    """The budget `row` ran at: the report's budget for `dataset`, with the row's own "@epochs=" / "@max_train="."""
+    b = dict(meta.get("budgets", {}).get(dataset) or {})
     if not b:
         return meta.get("budget", "")
+    own = {k: v for k, v in (parse_method(row)[1] if row else {}).items() if k in ("epochs", "max_train")}
+    b.update(own)
     rows = "all training data" if b.get("max_train") is None else f"a seeded subset of {b['max_train']}"
-    return f"budget `{meta.get('budget')}`: preset `{b['preset']}`, {b['epochs']} epochs, {rows}"
+    words = f"budget `{meta.get('budget')}`: preset `{b['preset']}`, {b['epochs']} epochs, {rows}"
+    return words + (f" (the row's own {' and '.join(f'{k}={v}' for k, v in own.items())})" if own else "")
 
 
 def claim_lines(m: Measured, experiment: str, meta: dict) -> list[str]:
@@ -92,12 +96,12 @@ def claim_lines(m: Measured, experiment: str, meta: dict) -> list[str]:
                 answer = "yes" if reached == 2 else "partly" if reached or (peer and ours[0] >= peer[1]) else "no"
                 out.append(f"- **{label}** (the paper prints precision and recall, its F1 is missing): **{answer}**. "
                            f"Our `{row}`: {', '.join(parts)}; F1 {_fmt(ours)} vs {peer_text}"
-                           + (f"; also {context}" if context else "") + f". {_budget_words(meta, d)}.")
+                           + (f"; also {context}" if context else "") + f". {_budget_words(meta, d, row)}.")
                 continue
             answer = verdict(ours, float(paper), peer)
             out.append(f"- **{label}** ({metric.upper()} {float(paper):.4f} in the paper): **{answer}**. Our `{row}` "
                        f"{_fmt(ours)}; {peer_text}" + (f"; also {context}" if context else "")
-                       + f". {_budget_words(meta, d)}.")
+                       + f". {_budget_words(meta, d, row)}.")
     out += interpolation_claim(m, metric if experiment == "tabular" else "auc", klass)
     return out
 
