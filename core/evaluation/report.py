@@ -75,9 +75,9 @@ def render_markdown(rows: list[dict], meta: dict) -> str:
         out += ["", "## Does the paper reproduce?", "", *claims, "",
                 "*yes*: our row reaches the paper's figure within its seeds' standard deviation (at least 0.005); "
                 "*partly*: it does not, but it is at or above the strongest peer of the same run; *no*: below both. "
-                "The answering row is the validation-chosen one (`maesi-3pt@chosen`) when the report has it, else "
-                "the paper's setting (`maesi-3pt`): choosing the best row on the reported seeds would be tuning on "
-                "them."]
+                "The answering row is the validation-chosen one (`maesi-3pt@chosen`; `maesi-3pt@chosen@...` where "
+                "it ran at a stated reduced budget) when the report has it, else the paper's setting (`maesi-3pt`): "
+                "choosing the best row on the reported seeds would be tuning on them."]
     comparison = comparison_lines(m, exp.name) if claims else []
     if comparison:
         out += ["", "## Against what a user would pick instead", "", *comparison]
