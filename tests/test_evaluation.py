@@ -345,3 +345,12 @@ def test_a_claims_budget_is_the_budget_its_row_ran_at():
     assert _budget_words(meta, "kdd99", "maesi-3pt@chosen@max_train=20000@epochs=30") == (
         "budget `paper`: preset `kdd99`, 30 epochs, a seeded subset of 20000 (the row's own max_train=20000 and "
         "epochs=30)")
+
+
+def test_report_commands_name_no_machine_path():
+    from core.evaluation.report import portable
+
+    assert portable("python -m core reproduce --data-dir /work/shared/data --threads 1") == (
+        "python -m core reproduce --data-dir $MAESI_DATA --threads 1")
+    assert portable("x --data-dir='/a b/c' --seeds 5") == "x --data-dir $MAESI_DATA --seeds 5"
+    assert portable("x --seeds 5") == "x --seeds 5"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -89,7 +90,8 @@ def render_markdown(rows: list[dict], meta: dict) -> str:
         for d, c in meta["chosen"].items():
             out.append(f"- {d}: `maesi-3pt@chosen` = `maesi-3pt{'@' + c['settings'] if c['settings'] else ''}` "
                        f"(validation {c['metric'].upper()} {c['mean']:.4f} ± {c['std']:.4f} over {c['seeds']} "
-                       f"seeds; health {c['health']}{'; ' + c['note'] if c.get('note') else ''}) — `{c['command']}`")
+                       f"seeds; health {c['health']}{'; ' + c['note'] if c.get('note') else ''}) — "
+                       f"`{portable(c['command'])}`")
     for metric in (["f1", "precision", "recall", "auc", "ap"] if tabular else ["auc", "ap", "f1"]):
         out += metric_table(m, exp.name, metric)
     out += ["", "Measured rows: mean ± sample standard deviation over seeds (a single value where one seed ran; a seed "
@@ -128,11 +130,16 @@ def _header(meta: dict, exp: Experiment) -> list[str]:
         out.append("- **Seconds per run** (fit + score, mean over seeds): " + "; ".join(
             f"{d}: " + ", ".join(f"{m} {v:g}" for m, v in ms.items()) for d, ms in spm.items()))
     out.append("- **Commands** (run from the repository root; each one resumes from the cache, so running them again "
-               "reproduces these tables):")
+               "reproduces these tables; `$MAESI_DATA` stands for the data folder the run read):")
     for inv in meta.get("invocations", []):
-        out.append(f"  - `{inv['command']}` — {inv['wall_s'] / 60:.1f} min, {inv['cells_run']} cells run, "
+        out.append(f"  - `{portable(inv['command'])}` — {inv['wall_s'] / 60:.1f} min, {inv['cells_run']} cells run, "
                    f"{inv['cells_cached']} from the cache ({inv['started']})")
     return out
+
+
+def portable(command: str) -> str:
+    """A recorded command without this machine's data folder: `--data-dir PATH` becomes `--data-dir $MAESI_DATA`."""
+    return re.sub(r"--data-dir(=|\s+)(\'[^\']*\'|\S+)", "--data-dir $MAESI_DATA", command)
 
 
 def _notes(meta: dict, exp: Experiment) -> list[str]:
