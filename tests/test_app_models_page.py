@@ -158,9 +158,30 @@ def test_models_page_shows_the_health_badge_curves_and_departures(lab_env, healt
     assert {t["name"] for t in health["data"]} >= {"recon_ratio", "output_spread", "e_change", "g_change",
                                                    "latent_norm"}
     assert any("Training timeline: 2 snapshots" in c.value for c in at.caption)
-    shipped = run_app("models")  # a shipped checkpoint without a health record says so
-    assert any("No training-health curves" in i.value for i in shipped.info)
-    assert "health: – not recorded" in next(m.value for m in shipped.markdown if m.value.startswith("####"))
+    shipped = run_app("models")  # every shipped checkpoint carries its health record and curves
+    assert "green-badge[health: ✔ ok]" in next(m.value for m in shipped.markdown if m.value.startswith("####"))
+    assert not any("No training-health curves" in i.value for i in shipped.info)
+
+
+def test_a_checkpoint_without_a_health_record_says_so(lab_env):
+    import shutil
+
+    from core.manifest import REPO_CHECKPOINTS
+
+    runs = lab_env / "runs"
+    runs.mkdir(exist_ok=True)
+    meta = json.loads((REPO_CHECKPOINTS / "digits-c0-m3.json").read_text())
+    meta.pop("health")  # as trained before the lab recorded health
+    meta["history"] = {k: v for k, v in meta["history"].items()
+                       if k not in ("recon_ratio", "output_spread", "e_change", "g_change", "latent_norm", "w_estimate")}
+    meta["weights_file"] = "old.safetensors"
+    (runs / "old.json").write_text(json.dumps(meta))
+    shutil.copy(REPO_CHECKPOINTS / "digits-c0-m3.safetensors", runs / "old.safetensors")
+    at = run_app("models")
+    at.selectbox(key="models_pick").set_value("old (yours)").run()
+    no_errors(at)
+    assert any("No training-health curves" in i.value for i in at.info)
+    assert "health: – not recorded" in next(m.value for m in at.markdown if m.value.startswith("#### old"))
 
 
 def test_the_training_form_exposes_the_settings_and_estimates_the_time():
