@@ -9,13 +9,13 @@ CPU-sized: the paper's own budgets are in `core.config` and `python -m core repr
 The recipe of each dataset, and why:
 
 * digits: the preset (not in the paper; 60 epochs), the paper profile (the faithful demo; the library's default,
-  the authors' profile, costs 3-5x more per step), every class.
+  the authors' profile, costs about 3x more per step: bench/bench_train.py), every class.
 * thyroid, arrhythmia, kdd99: the settings chosen on validation split seeds (`results/validation/chosen.json`,
   written by `python -m core reproduce ... --choose`), because the paper's own settings do not train healthy models
   on them (results/tabular.md: Thyroid at Table 5's setting is `untrained`). KDD99 trains on a seeded 20k-row subset
   for 30 epochs (the grid's quick budget) to fit a CPU.
-* mnist: `mnist_small`, the paper profile, 30 epochs on a seeded 10k subset, class 2 (one class: each model costs
-  about 8 CPU minutes; class 2 is among the classes results/mnist.md measures well, AUC ~0.9 at a 5k budget).
+* mnist: `mnist_small`, the paper profile, 30 epochs on a seeded 10k subset, class 2 (one class: each model took
+  6-11 CPU minutes here; class 2 is among the classes results/mnist.md measures well, AUC ~0.9 at a 5k budget).
   Not class 1: with 1 as the anomaly every
   reconstruction-based row of results/mnist.md is below chance (a 1 is the easiest digit to reconstruct, so its
   score is low), which would show the lab's maps on a model that cannot work.

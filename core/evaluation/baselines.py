@@ -301,18 +301,25 @@ def sanity_siblings(method: str) -> list[str]:
     return ["@".join([method.split("@")[0], *kept, "score=l2"])]
 
 
-def maesi_params(name: str, preset: str, dataset: str | None = None) -> tuple[str, dict]:
-    """(score, MirroredAE parameters) of a maesi row name, with "@chosen" resolved for `dataset`."""
-    from ..config import PRESETS
-
+def resolved_settings(name: str, dataset: str | None = None) -> tuple[str, dict]:
+    """parse_method(name) with "@chosen" replaced by the settings chosen on validation seeds for `dataset`."""
     base, settings = parse_method(name)
     if settings.pop(CHOSEN, False):
         from .validation import chosen_settings
 
         if dataset is None:
             raise ValueError(f"{name!r}: '@chosen' needs the dataset whose chosen settings to use")
-        chosen = parse_method("maesi-3pt@" + chosen_settings(dataset))[1] if chosen_settings(dataset) else {}
-        settings = {**chosen, **settings}  # settings written in the name win over the chosen ones
+        chosen = chosen_settings(dataset)
+        # settings written in the name win over the chosen ones
+        settings = {**(parse_method("maesi-3pt@" + chosen)[1] if chosen else {}), **settings}
+    return base, settings
+
+
+def maesi_params(name: str, preset: str, dataset: str | None = None) -> tuple[str, dict]:
+    """(score, MirroredAE parameters) of a maesi row name, with "@chosen" resolved for `dataset`."""
+    from ..config import PRESETS
+
+    base, settings = resolved_settings(name, dataset)
     lr = settings.get("lr")
     if "lrx" in settings:
         lr = settings["lrx"] * PRESETS[preset].opt_encoder.lr

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..checkpoint import atomic_write_bytes, json_default
-from .baselines import CHOSEN, MAESI_BASES, is_deep, make_method, parse_method
+from .baselines import CHOSEN, MAESI_BASES, is_deep, make_method, parse_method, resolved_settings
 from .experiments import Budget, Experiment, epochs_for, preset_for, resolve_budget
 from .metrics import METRICS
 from .runner import ProtocolRun
@@ -67,13 +67,9 @@ def l2_sibling(method: str, dataset: str | None = None) -> str | None:
     if not is_maesi(method):
         return None
     settings = parse_method(method)[1]
-    score = settings.get("score")
-    if score is None and "chosen" in settings and dataset is not None:
-        from .validation import chosen_settings
-
-        chosen = chosen_settings(dataset) or ""
-        score = dict(p.split("=", 1) for p in chosen.split("@") if "=" in p).get("score")
-    return None if (score or "feature") != "feature" else method + "@score=l2"
+    if settings.get(CHOSEN) and dataset is not None:
+        settings = resolved_settings(method, dataset)[1]
+    return None if settings.get("score", "feature") != "feature" else method + "@score=l2"
 
 
 class DatasetCache:

@@ -49,7 +49,8 @@ def health_rows(records: list[dict]) -> list[dict]:
         verdict = (rec.get("health") or {}).get("verdict")
         if rec.get("error") or not verdict:
             continue
-        for method in filter(None, (rec["method"], l2_sibling(rec["method"], rec["dataset"]) if rec.get("metrics_l2") else None)):
+        twin = l2_sibling(rec["method"], rec["dataset"]) if rec.get("metrics_l2") else None
+        for method in filter(None, (rec["method"], twin)):
             out.append(dict(dataset=rec["dataset"], anomaly_class=rec["anomaly_class"], method=method,
                             seed=str(rec["seed"]), metric="health", value=verdict))
     return out
