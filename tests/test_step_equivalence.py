@@ -80,3 +80,13 @@ def test_only_thin_layers_get_kernels():
     # E's and both critics' first convolution, G's last transposed convolution
     assert len(found) == 4
     assert all(min(getattr(m, "in_channels"), getattr(m, "out_channels")) <= kernels.THIN for m in found)
+
+
+def test_the_benchmark_counts_the_work_the_trainer_removes():
+    """bench_train's FLOP column: the plain step repeats E/G forward passes and the critics' weight gradients in the
+    E/G update, so it must count more FLOPs; the gradient penalty's double backward must be countable at all."""
+    from bench.bench_train import contenders, step_flops
+
+    steps, x = contenders("digits", 3, {"profile": "paper"}, 16)
+    plain, ours = step_flops(steps["plain"], x), step_flops(steps["ours"], x)
+    assert ours > 0 and 1.05 < plain / ours < 1.5
