@@ -270,6 +270,11 @@ def test_report_states_each_class_and_the_class_mean_against_baselines_and_paper
     rows[0]["value"] = 0.6  # class 0 of seed 0: the class mean of ours drops below the peer's
     md = render_markdown(rows, {"experiment": "fashion_mnist", "budget": "test"})
     assert "(AUC 0.9940 in the paper): **no**." in md
+    # a row run on some classes only has no class mean; the claim compares it on the classes it ran
+    rows.append(row("maesi-3pt@profile=authors", "1", 0, 0.8))
+    md = render_markdown(rows, {"experiment": "fashion_mnist", "budget": "test"})
+    assert ("also `maesi-3pt@profile=authors` ran on 1 of 2 classes (1): mean 0.8000 there, against `maesi-3pt` "
+            "0.5500 on the same classes") in md
 
 
 

@@ -79,7 +79,8 @@ def claim_lines(m: Measured, experiment: str, meta: dict) -> list[str]:
             if not ours[2] or (("maesi-3pt", d, col[1], metric) not in m.pvals):
                 continue
             peer = m.strongest_peer(col, metric)
-            context = "; ".join(f"`{r}` {_fmt(m.stat(r, col, metric))}" for r in others if m.stat(r, col, metric)[2])
+            context = "; ".join(filter(None, (f"`{r}` {_fmt(m.stat(r, col, metric))}" if m.stat(r, col, metric)[2]
+                                              else _partial_mean(m, r, row, col, metric) for r in others)))
             peer_text = f"the strongest peer `{peer[0]}` {peer[1]:.4f}" if peer else "no peer ran"
             label = f"{where}, {d}" + (f" class {col[1]}" if col[1] not in ("", "mean") else "")
             if paper in (None, ""):  # Table 2's Thyroid: only precision and recall are printed
@@ -103,6 +104,21 @@ def claim_lines(m: Measured, experiment: str, meta: dict) -> list[str]:
                        + f". {_budget_words(meta, d, row)}.")
     out += interpolation_claim(m, metric if experiment == "tabular" else "auc", klass)
     return out
+
+
+def _partial_mean(m: Measured, row: str, ref: str, col: tuple, metric: str) -> str:
+    """A row that ran on only some classes of a "mean" column: its mean over those classes beside the answering
+    row's over the same ones (a mean over all classes would mix different class sets), else nothing."""
+    d, k = col
+    if k != "mean":
+        return ""
+    classes = [kk for dd, kk in m.cols if dd == d and kk != "mean"]
+    ran = [kk for kk in classes if m.stat(row, (d, kk), metric)[2]]
+    if not ran or not all(m.stat(ref, (d, kk), metric)[2] for kk in ran):
+        return ""
+    mean = lambda r: sum(m.stat(r, (d, kk), metric)[0] for kk in ran) / len(ran)  # noqa: E731
+    return (f"`{row}` ran on {len(ran)} of {len(classes)} classes ({', '.join(ran)}): mean {mean(row):.4f} there, "
+            f"against `{ref}` {mean(ref):.4f} on the same classes")
 
 
 def interpolation_claim(m: Measured, metric: str, klass: str) -> list[str]:
