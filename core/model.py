@@ -113,6 +113,9 @@ class MirroredAE(BaseEstimator):
     # ------------------------------------------------------------ input checks
 
     def _check_X(self, X, fitting: bool) -> np.ndarray:
+        columns = getattr(X, "columns", None)
+        if fitting and columns is not None and all(isinstance(c, str) for c in columns):
+            self.feature_names_in_ = np.asarray(list(columns), dtype=object)  # scikit-learn's convention
         if hasattr(X, "to_numpy"):
             X = X.to_numpy()
         try:
@@ -155,6 +158,7 @@ class MirroredAE(BaseEstimator):
     def fit(self, X, y=None, callbacks: list[Callback] = ()) -> "MirroredAE":
         """Train on X (normal data; y is ignored, as the method is unsupervised)."""
         cfg = self.make_config()
+        self.__dict__.pop("feature_names_in_", None)  # a refit on a plain array forgets the old column names
         X = self._check_X(X, fitting=True)
         if len(X) < 2:
             raise ValueError("fit needs at least 2 samples")
@@ -281,8 +285,11 @@ class MirroredAE(BaseEstimator):
             "training_status": self.training_status_, "train_seconds": self.train_seconds_,
             "health": getattr(self, "health_", {}), "departures": departures(self.config_),
             "threshold": self.threshold_, "fitted_at": self.fitted_at_,
-            "metrics": dict(getattr(self, "metrics_", {}), **(metrics or {})), **(extra or {}),
+            "metrics": dict(getattr(self, "metrics_", {}), **(metrics or {})),
         }
+        if getattr(self, "feature_names_in_", None) is not None:
+            meta["feature_names"] = [str(n) for n in self.feature_names_in_]
+        meta.update(extra or {})
         return ckpt.save_checkpoint(path, self.nets_.state_dict(), meta, half=half)
 
     @classmethod
@@ -298,6 +305,11 @@ class MirroredAE(BaseEstimator):
             model.input_shape_ = tuple(meta["input_shape"])
             model.n_features_in_ = int(np.prod(model.input_shape_))
             model.scaler_ = Scaler.from_dict(meta["scaler"])
+            names = meta.get("feature_names")
+            if names is not None:
+                if len(model.input_shape_) != 1 or len(names) != model.input_shape_[0]:
+                    raise ValueError(f"{len(names)} feature names for input shape {list(model.input_shape_)}")
+                model.feature_names_in_ = np.asarray(names, dtype=object)
             nets = build_networks(cfg, model.input_shape_)
         except (KeyError, TypeError, ValueError) as e:
             raise ckpt.CheckpointError(f"{Path(path).name}: the sidecar does not describe a valid model ({e})") from None

@@ -289,6 +289,9 @@ def _check_scaler(scaler: Any, cfg: Config, shape: tuple) -> None:
             raise ValueError("scaler high is below low for some feature")
 
 
+MAX_FEATURE_NAMES = 100_000
+
+
 def _opt(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
     return lambda v: v is None or check(v)
 
@@ -326,6 +329,9 @@ _KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "history": (lambda v: isinstance(v, dict) and all(isinstance(x, list) and all(_opt(_is_number)(y) for y in x)
                                                       for x in v.values()), "an object of lists of numbers"),
     "health": (_opt(lambda v: isinstance(v, dict)), "an object or null"),
+    "feature_names": (_opt(lambda v: isinstance(v, list) and 0 < len(v) <= MAX_FEATURE_NAMES and all(
+        isinstance(x, str) and 0 < len(x) <= 256 for x in v) and len(set(v)) == len(v)),
+        f"a list of at most {MAX_FEATURE_NAMES} distinct non-empty names (256 characters at most) or null"),
 }
 
 

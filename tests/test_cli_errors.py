@@ -118,3 +118,37 @@ def test_a_csv_without_a_header_keeps_its_first_row_and_names_are_quoted(tmp_pat
 
     rows = list(csv.reader(open(tmp_path / "s.csv")))
     assert rows[0] == ["name", "score", "label"] and len(rows) == 3
+
+
+def test_scoring_a_csv_matches_its_header_to_the_models_feature_names(tmp_path, capsys):
+    import pandas as pd
+
+    from core.checkpoint import CheckpointError
+
+    rng = np.random.default_rng(0)
+    names = ["TSH", "T3", "TT4", "T4U", "FTI", "age"]
+    frame = pd.DataFrame(rng.normal(size=(60, 6)), columns=names)
+    model = MirroredAE(preset="thyroid", epochs=1, device="cpu").fit(frame)
+    model.save(tmp_path / "t")
+    loaded = MirroredAE.load(tmp_path / "t")
+    assert list(loaded.feature_names_in_) == names
+    expected = loaded.decision_function(frame.to_numpy()[:5])
+
+    shuffled = names[::-1]  # the same columns in another order: read by name, so the same scores
+    frame[shuffled].head(5).to_csv(tmp_path / "rows.csv", index=False)
+    assert cli_main(["score", "--checkpoint", str(tmp_path / "t"), "--input", str(tmp_path / "rows.csv")]) == 0
+    out = capsys.readouterr()
+    scores = [float(line.split(",")[1]) for line in out.out.splitlines()[1:]]
+    np.testing.assert_allclose(scores, expected, rtol=1e-5)
+    assert "warning" not in out.err
+
+    frame.rename(columns={"FTI": "fti"}).head(5).to_csv(tmp_path / "renamed.csv", index=False)
+    cli_main(["score", "--checkpoint", str(tmp_path / "t"), "--input", str(tmp_path / "renamed.csv")])
+    assert "lacks 1 of the model's feature names (e.g. 'FTI'): columns are taken in the file's order" in \
+        capsys.readouterr().err
+
+    sidecar = json.loads((tmp_path / "t.json").read_text())
+    sidecar["feature_names"] = names[:3]
+    (tmp_path / "t.json").write_text(json.dumps(sidecar))
+    with pytest.raises(CheckpointError, match="3 feature names for input shape"):
+        MirroredAE.load(tmp_path / "t")

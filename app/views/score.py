@@ -22,7 +22,10 @@ path = st.selectbox("Model", list(by_path), key="score_model", format_func=lambd
 model = caches.model(path)
 shape = tuple(model.input_shape_)
 image_model = len(shape) == 3
-feature_names = list(ctx.ds.feature_names) if ctx.ds is not None and ctx.ds.feature_names else None
+# the model's own columns (its sidecar) first: the loaded dataset may not be the one it was trained on
+own_names = getattr(model, "feature_names_in_", None)
+feature_names = (list(own_names) if own_names is not None
+                 else list(ctx.ds.feature_names) if ctx.ds is not None and ctx.ds.feature_names else None)
 polarity = "as is"
 if image_model:
     C, H, W = shape

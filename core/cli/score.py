@@ -37,7 +37,9 @@ def main(argv: list[str]) -> int:
     if not source.exists():
         raise FileNotFoundError(f"{args.input}: no such file or folder")
     model = MirroredAE.load(args.checkpoint, device=args.device)
-    X, names, problems = read_samples(source, model.input_shape_, reading_range(model))
+    feature_names = getattr(model, "feature_names_in_", None)
+    X, names, problems = read_samples(source, model.input_shape_, reading_range(model),
+                                      None if feature_names is None else list(feature_names))
     for p in problems:
         print(f"{'warning' if p.level == 'warning' else 'skipped'}: {p.file}: {p.reason}", file=sys.stderr)
     if not len(X):

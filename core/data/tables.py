@@ -109,6 +109,10 @@ def read_csv_table(source, feature_names: Sequence[str] | None = None
         df, columns = df[list(feature_names)].copy(), list(feature_names)
         if extra:
             warnings.append(f"column(s) {', '.join(repr(c) for c in extra[:5])} are not features of the model; ignored")
+    elif columns and feature_names is not None and list(feature_names) != columns:
+        missing = [c for c in feature_names if c not in set(columns)]
+        warnings.append(f"the header lacks {len(missing)} of the model's feature names (e.g. "
+                        f"{', '.join(repr(c) for c in missing[:3])}): columns are taken in the file's order")
     return (*_numbers(df, columns), warnings)
 
 

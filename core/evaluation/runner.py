@@ -40,6 +40,7 @@ class ProtocolRun:
     max_train: Optional[int] = None
     preset: str = ""
     input_range: Optional[tuple] = None  # the raw pixel range of an image dataset (None for tabular data)
+    feature_names: Optional[list] = None  # a tabular dataset's columns, kept in the sidecar for scoring CSVs
 
     @classmethod
     def prepare(cls, dataset: str, klass=None, seed: int = 0, data_dir=None, max_train: Optional[int] = None,
@@ -54,7 +55,8 @@ class ProtocolRun:
             ds = load_dataset(dataset, data_dir=data_dir)
         split = split_for(dataset, klass, seed, ds=ds)
         return cls(dataset, klass, seed, split, subsample(split.X_train, max_train, seed), max_train, spec.preset,
-                   None if ds.input_range is None else tuple(float(v) for v in ds.input_range))
+                   None if ds.input_range is None else tuple(float(v) for v in ds.input_range),
+                   [str(n) for n in ds.feature_names] if ds.feature_names else None)
 
     @property
     def tabular(self) -> bool:
@@ -107,7 +109,8 @@ class ProtocolRun:
     def record(self, command: Optional[str] = None) -> dict:
         """What a checkpoint's sidecar says about the run that made it."""
         return {"dataset": self.dataset, "anomaly_class": self.klass, "command": command, "seed": self.seed,
-                "max_train": self.max_train, "n_train": int(len(self.X_train)), "split": self.split.description}
+                "max_train": self.max_train, "n_train": int(len(self.X_train)), "split": self.split.description,
+                **({"feature_names": self.feature_names} if self.feature_names else {})}
 
     def save(self, model, out, outcome: Optional[dict] = None, command: Optional[str] = None,
              half: bool = False) -> Path:
