@@ -85,12 +85,16 @@ class Measured:
         m.paper_methods = list(dict.fromkeys(r["method"][len("paper:"):] for r in paper))
         return m
 
-    def stat(self, method: str, col: tuple, metric: str) -> tuple[float, float, int]:
-        """(mean, sd, n seeds) of a cell; for a "mean" column, the classes averaged per seed first."""
+    def classes(self, dataset: str) -> list:
+        return [k for d, k in self.cols if d == dataset and k != "mean"]
+
+    def stat(self, method: str, col: tuple, metric: str, classes=None) -> tuple[float, float, int]:
+        """(mean, sd, n seeds) of a cell; for a "mean" column, the classes (all, or `classes`) averaged per seed
+        first."""
         d, k = col
         if k != "mean":
             return mean_std(self.vals.get((method, d, k, metric), {}).values())
-        per_class = [self.vals.get((method, d, kk, metric), {}) for dd, kk in self.cols if dd == d and kk != "mean"]
+        per_class = [self.vals.get((method, d, kk, metric), {}) for kk in (classes or self.classes(d))]
         seeds = set.intersection(*[set(p) for p in per_class]) if per_class else set()
         return mean_std([np.mean([p[s] for p in per_class]) for s in seeds])
 
@@ -100,13 +104,13 @@ class Measured:
         return [v for (mm, d, k), seeds in self.health.items() if mm == row and dataset in (None, d)
                 and klass in (None, k) for v in seeds.values()]
 
-    def strongest_peer(self, col: tuple, metric: str) -> tuple[str, float] | None:
+    def strongest_peer(self, col: tuple, metric: str, classes=None) -> tuple[str, float] | None:
         """The best non-maesi, non-sanity row of a column (a library peer or a classical baseline)."""
         best = None
         for method in self.methods:
             if is_maesi(method) or parse_method(method)[0] in SANITY_ROWS:
                 continue
-            mu, _, n = self.stat(method, col, metric)
+            mu, _, n = self.stat(method, col, metric, classes)
             if n and (best is None or mu > best[1]):
                 best = (method, mu)
         return best
