@@ -361,9 +361,9 @@ def test_a_claims_budget_is_the_budget_its_row_ran_at():
     from core.evaluation.claims import _budget_words
 
     meta = {"budget": "paper", "budgets": {"kdd99": {"preset": "kdd99", "epochs": 50, "max_train": None}}}
-    assert _budget_words(meta, "kdd99", "maesi-3pt") == "budget `paper`: preset `kdd99`, 50 epochs, all training data"
+    assert _budget_words(meta, "kdd99", "maesi-3pt") == "Budget `paper`: preset `kdd99`, 50 epochs, all training data"
     assert _budget_words(meta, "kdd99", "maesi-3pt@chosen@max_train=20000@epochs=30") == (
-        "budget `paper`: preset `kdd99`, 30 epochs, a seeded subset of 20000 (the row's own max_train=20000 and "
+        "Budget `paper`: preset `kdd99`, 30 epochs, a seeded subset of 20000 (the row's own max_train=20000 and "
         "epochs=30)")
 
 

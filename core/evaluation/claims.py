@@ -53,11 +53,11 @@ def _budget_words(meta: dict, dataset: str, row: str | None = None) -> str:
     """The budget `row` ran at: the report's budget for `dataset`, with the row's own "@epochs=" / "@max_train="."""
     b = dict(meta.get("budgets", {}).get(dataset) or {})
     if not b:
-        return meta.get("budget", "")
+        return f"Budget `{meta.get('budget', '?')}`"
     own = {k: v for k, v in (parse_method(row)[1] if row else {}).items() if k in ("epochs", "max_train")}
     b.update(own)
     rows = "all training data" if b.get("max_train") is None else f"a seeded subset of {b['max_train']}"
-    words = f"budget `{meta.get('budget')}`: preset `{b['preset']}`, {b['epochs']} epochs, {rows}"
+    words = f"Budget `{meta.get('budget')}`: preset `{b['preset']}`, {b['epochs']} epochs, {rows}"
     return words + (f" (the row's own {' and '.join(f'{k}={v}' for k, v in own.items())})" if own else "")
 
 
