@@ -305,11 +305,8 @@ class MirroredAE(BaseEstimator):
             model.input_shape_ = tuple(meta["input_shape"])
             model.n_features_in_ = int(np.prod(model.input_shape_))
             model.scaler_ = Scaler.from_dict(meta["scaler"])
-            names = meta.get("feature_names")
-            if names is not None:
-                if len(model.input_shape_) != 1 or len(names) != model.input_shape_[0]:
-                    raise ValueError(f"{len(names)} feature names for input shape {list(model.input_shape_)}")
-                model.feature_names_in_ = np.asarray(names, dtype=object)
+            if meta.get("feature_names") is not None:  # checked against input_shape with the sidecar
+                model.feature_names_in_ = np.asarray(meta["feature_names"], dtype=object)
             nets = build_networks(cfg, model.input_shape_)
         except (KeyError, TypeError, ValueError) as e:
             raise ckpt.CheckpointError(f"{Path(path).name}: the sidecar does not describe a valid model ({e})") from None

@@ -354,6 +354,9 @@ def validate_sidecar(meta: Any) -> tuple[Config, NetworkBudget]:
     cfg = validate_config(meta["config"])
     budget = network_budget(cfg, shape)
     _check_scaler(meta["scaler"], cfg, shape)
+    names = meta.get("feature_names")
+    if names is not None and (len(shape) != 1 or len(names) != shape[0]):
+        raise ValueError(f"{len(names)} feature names for input shape {list(shape)}")
     return cfg, budget
 
 

@@ -132,13 +132,12 @@ def _partial_mean(m: Measured, row: str, ref: str, col: tuple, metric: str) -> s
     d, k = col
     if k != "mean":
         return ""
-    classes = [kk for dd, kk in m.cols if dd == d and kk != "mean"]
-    ran = [kk for kk in classes if m.stat(row, (d, kk), metric)[2]]
-    if not ran or not all(m.stat(ref, (d, kk), metric)[2] for kk in ran):
+    ran = [kk for kk in m.classes(d) if m.stat(row, (d, kk), metric)[2]]
+    mine, theirs = m.stat(row, col, metric, ran), m.stat(ref, col, metric, ran)
+    if not ran or not theirs[2]:
         return ""
-    mean = lambda r: sum(m.stat(r, (d, kk), metric)[0] for kk in ran) / len(ran)  # noqa: E731
-    return (f"`{row}` ran on {len(ran)} of {len(classes)} classes ({', '.join(ran)}): mean {mean(row):.4f} there, "
-            f"against `{ref}` {mean(ref):.4f} on the same classes")
+    return (f"`{row}` ran on {len(ran)} of {len(m.classes(d))} classes ({', '.join(ran)}): mean {mine[0]:.4f} "
+            f"there, against `{ref}` {theirs[0]:.4f} on the same classes")
 
 
 def interpolation_claim(m: Measured, metric: str, klass: str) -> list[str]:
