@@ -374,3 +374,15 @@ def test_report_commands_name_no_machine_path():
         "python -m core reproduce --data-dir $MAESI_DATA --threads 1")
     assert portable("x --data-dir='/a b/c' --seeds 5") == "x --data-dir $MAESI_DATA --seeds 5"
     assert portable("x --seeds 5") == "x --seeds 5"
+
+
+def test_an_interrupted_invocation_says_so_in_the_commands():
+    from core.evaluation.report import render_markdown
+
+    rows = [{"dataset": "digits", "anomaly_class": "0", "method": "pca", "seed": 0, "metric": "auc", "value": 0.8}]
+    inv = {"command": "python -m core reproduce --experiment digits", "wall_s": 60, "cells_run": 0,
+           "cells_cached": 0, "started": "2026-11-29 19:45:36"}
+    for interrupted in (False, True):
+        md = render_markdown(rows, {"experiment": "digits", "budget": "test",
+                                    "invocations": [dict(inv, interrupted=interrupted)]})
+        assert ("interrupted before it finished: running it again also runs the cells it left" in md) == interrupted

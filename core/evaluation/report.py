@@ -134,7 +134,9 @@ def _header(meta: dict, exp: Experiment) -> list[str]:
                "reproduces these tables; `$MAESI_DATA` stands for the data folder the run read):")
     for inv in meta.get("invocations", []):
         out.append(f"  - `{portable(inv['command'])}` — {inv['wall_s'] / 60:.1f} min, {inv['cells_run']} cells run, "
-                   f"{inv['cells_cached']} from the cache ({inv['started']})")
+                   f"{inv['cells_cached']} from the cache ({inv['started']})"
+                   + ("; interrupted before it finished: running it again also runs the cells it left, which are "
+                      "not in these tables" if inv.get("interrupted") else ""))
     return out
 
 
