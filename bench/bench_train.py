@@ -61,6 +61,10 @@ def contenders(preset: str, interpolation, overrides: dict, batch_size) -> tuple
     return steps, x
 
 
+def _shape(value):
+    return value.shape if isinstance(value, torch.Tensor) else value
+
+
 class FlopCount(TorchDispatchMode):
     """FLOPs of the aten ops run inside the block, by torch's own formulas. (torch's FlopCounterMode also tracks
     modules with hooks that refuse the gradient penalty's autograd.grad, so the count is taken at the dispatcher.)"""
@@ -74,8 +78,7 @@ class FlopCount(TorchDispatchMode):
         out = func(*args, **kwargs)
         formula = flop_registry.get(func._overloadpacket)
         if formula is not None:
-            shape = lambda t: t.shape if isinstance(t, torch.Tensor) else t  # noqa: E731
-            self.flops += formula(*tree_map(shape, args), **tree_map(shape, kwargs), out_val=tree_map(shape, out))
+            self.flops += formula(*tree_map(_shape, args), **tree_map(_shape, kwargs), out_val=tree_map(_shape, out))
         return out
 
 

@@ -113,7 +113,7 @@ def subset_mean_claim(m: Measured, d: str, metric: str, where: str, meta: dict) 
     """A mean claim when the answering row ran only some classes (CIFAR-10 on a CPU): our mean, the paper's and the
     strongest peer's, each over the same classes."""
     row = answering_row(m)
-    ran = [k for k in m.classes(d) if m.stat(row, (d, k), metric)[2]]
+    ran = m.classes_run(row, d, metric)
     published = [m.pvals.get(("maesi-3pt", d, k, metric)) for k in ran]
     if not ran or any(p in (None, "") for p in published):
         return []
@@ -132,9 +132,9 @@ def _partial_mean(m: Measured, row: str, ref: str, col: tuple, metric: str) -> s
     d, k = col
     if k != "mean":
         return ""
-    ran = [kk for kk in m.classes(d) if m.stat(row, (d, kk), metric)[2]]
+    ran = m.classes_run(row, d, metric)
     mine, theirs = m.stat(row, col, metric, ran), m.stat(ref, col, metric, ran)
-    if not ran or not theirs[2]:
+    if not theirs[2]:  # also when the row ran no class
         return ""
     return (f"`{row}` ran on {len(ran)} of {len(m.classes(d))} classes ({', '.join(ran)}): mean {mine[0]:.4f} "
             f"there, against `{ref}` {theirs[0]:.4f} on the same classes")

@@ -88,20 +88,24 @@ class Measured:
     def classes(self, dataset: str) -> list:
         return [k for d, k in self.cols if d == dataset and k != "mean"]
 
+    def classes_run(self, method: str, dataset: str, metric: str) -> list:
+        return [k for k in self.classes(dataset) if self.stat(method, (dataset, k), metric)[2]]
+
     def stat(self, method: str, col: tuple, metric: str, classes=None) -> tuple[float, float, int]:
         """(mean, sd, n seeds) of a cell; for a "mean" column, the classes (all, or `classes`) averaged per seed
         first."""
         d, k = col
         if k != "mean":
             return mean_std(self.vals.get((method, d, k, metric), {}).values())
-        per_class = [self.vals.get((method, d, kk, metric), {}) for kk in (classes or self.classes(d))]
+        per_class = [self.vals.get((method, d, kk, metric), {})
+                     for kk in (self.classes(d) if classes is None else classes)]
         seeds = set.intersection(*[set(p) for p in per_class]) if per_class else set()
         return mean_std([np.mean([p[s] for p in per_class]) for s in seeds])
 
     def verdicts(self, method: str, dataset: str | None = None, klass: str | None = None) -> list:
-        """The health verdicts of a method's cells (a twin shares its row's models, so its row's verdicts)."""
-        row = method.replace("@score=l2", "") if is_twin(method) else method
-        return [v for (mm, d, k), seeds in self.health.items() if mm == row and dataset in (None, d)
+        """The health verdicts of a method's cells (report.health_rows gives an L2 twin its row's verdicts on the
+        cells where the twin was scored)."""
+        return [v for (mm, d, k), seeds in self.health.items() if mm == method and dataset in (None, d)
                 and klass in (None, k) for v in seeds.values()]
 
     def strongest_peer(self, col: tuple, metric: str, classes=None) -> tuple[str, float] | None:
