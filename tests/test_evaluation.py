@@ -386,3 +386,40 @@ def test_an_interrupted_invocation_says_so_in_the_commands():
         md = render_markdown(rows, {"experiment": "digits", "budget": "test",
                                     "invocations": [dict(inv, interrupted=interrupted)]})
         assert ("interrupted before it finished: running it again also runs the cells it left" in md) == interrupted
+
+
+@pytest.mark.parametrize("best, chosen_mean, peer, says", [
+    (0.49, 0.49, 0.53, "the search found no setting that beats `pyod-iforest`: on the validation seeds the best of "
+                       "the 32 maesi settings searched (`maesi-3pt@lrx=10`) scored F1 0.4900 ± 0.0500 against its "
+                       "0.5300 ± 0.0400"),
+    (0.60, 0.49, 0.53, "`maesi-3pt@lrx=10` scored F1 0.6000 against `pyod-iforest` 0.5300, but the choice prefers"),
+    (0.60, 0.60, 0.53, "the chosen setting scored F1 0.6000 against `pyod-iforest` 0.5300, so the margin did not "
+                       "carry over"),
+])
+def test_a_chosen_row_that_misses_a_peer_says_why_from_the_validation_log(best, chosen_mean, peer, says):
+    from core.evaluation.report import render_markdown
+
+    rows = [{"dataset": "arrhythmia", "anomaly_class": "", "method": method, "seed": s, "metric": "f1",
+             "value": v} for method, v in (("maesi-3pt@chosen", 0.47), ("pyod-iforest", 0.54)) for s in (0, 1)]
+    rows.append({"dataset": "arrhythmia", "anomaly_class": "", "method": "paper:maesi-3pt", "seed": "",
+                 "metric": "f1", "value": 0.5455})
+    log = {"peers": {"pyod-iforest": [peer, 0.04, 5]}, "best": ["maesi-3pt@lrx=10", best, 0.05, 5], "searched": 32}
+    chosen = {"arrhythmia": {"settings": "lrx=10", "metric": "f1", "mean": chosen_mean, "std": 0.05, "seeds": 5,
+                             "health": "5 ok", "command": "x", "validation_log": log}}
+    md = render_markdown(rows, {"experiment": "tabular", "budget": "test", "chosen": chosen})
+    line = next(x for x in md.splitlines() if x.startswith("- arrhythmia: `maesi-3pt@chosen`"))
+    assert "BELOW `pyod-iforest` 0.5400" in line and ". Why: " in line and says in line
+
+
+def test_the_validation_log_reads_the_peers_and_the_best_variant_on_validation_seeds_only(tmp_path):
+    from core.evaluation.validation import validation_log
+
+    lines = ["dataset,anomaly_class,method,seed,metric,value"]
+    lines += [f"thyroid,,{m},{s},f1,{v}" for m, v in (("maesi-3pt", 0.2), ("maesi-3pt@lrx=10@score=l2", 0.6),
+                                                       ("pyod-iforest", 0.7)) for s in (100, 101)]
+    lines += ["thyroid,,maesi-3pt@lrx=100,0,f1,0.99", "thyroid,,maesi-3pt,100,health,ok", "kdd99,,pca,100,f1,0.9"]
+    (tmp_path / "tabular.csv").write_text("\n".join(lines) + "\n")
+    log = validation_log("thyroid", "f1", tmp_path)
+    assert log["best"][:2] == ["maesi-3pt@lrx=10@score=l2", 0.6] and log["searched"] == 2  # seed 0 never read
+    assert log["peers"] == {"pyod-iforest": [0.7, 0.0, 2]}
+    assert validation_log("thyroid", "f1", tmp_path / "absent") == {}

@@ -170,8 +170,9 @@ def interpolation_claim(m: Measured, metric: str, klass: str) -> list[str]:
     return out
 
 
-def comparison_lines(m: Measured, experiment: str) -> list[str]:
-    """The issue's goals, measured: the answering row against every PyOD deep detector and IForest."""
+def comparison_lines(m: Measured, experiment: str, chosen: dict | None = None) -> list[str]:
+    """The issue's goals, measured: the answering row against every PyOD deep detector and IForest. Where a
+    validation-chosen row misses one, `chosen` (the report's chosen settings, with their validation log) says why."""
     from .peers import DEEP_PEERS
 
     metric, klass, _ = PAPER_CLAIMS.get(experiment, ("auc", "mean", ""))
@@ -193,5 +194,34 @@ def comparison_lines(m: Measured, experiment: str) -> list[str]:
                              f"`{peer}` {s[0]:.4f} ± {s[1]:.4f}")
             else:
                 parts.append(f"{'above' if ours[0] > s[0] else 'NOT above'} `{peer}` {s[0]:.4f}")
-        out.append(f"- {d}: `{row}` {metric.upper()} {ours[0]:.4f} — " + "; ".join(parts))
+        missed = [p.split("`")[1] for p in parts if p.startswith(("BELOW", "NOT above"))]
+        why = _why_missed(missed, (chosen or {}).get(d), metric) if missed and "@chosen" in row else ""
+        out.append(f"- {d}: `{row}` {metric.upper()} {ours[0]:.4f} — " + "; ".join(parts) + why)
     return out
+
+
+def _why_missed(missed: list[str], chosen: dict | None, metric: str) -> str:
+    """Why a validation-chosen row misses a peer, from what the search met on the validation splits: no searched
+    setting reached the peer there either; or only one the health rule did not choose; or the chosen one did, and
+    the margin did not carry over to the reported splits."""
+    log = (chosen or {}).get("validation_log") or {}
+    peers, best = log.get("peers", {}), log.get("best")
+    if not best:
+        return ""
+    parts = []
+    for peer in missed:
+        if peer not in peers:
+            parts.append(f"`{peer}` was not run on the validation seeds")
+        elif best[1] < peers[peer][0]:
+            parts.append(f"the search found no setting that beats `{peer}`: on the validation seeds the best of the "
+                         f"{log['searched']} maesi settings searched (`{best[0]}`) scored {metric.upper()} "
+                         f"{best[1]:.4f} ± {best[2]:.4f} against its {peers[peer][0]:.4f} ± {peers[peer][1]:.4f}")
+        elif chosen["mean"] < peers[peer][0]:
+            parts.append(f"on the validation seeds `{best[0]}` scored {metric.upper()} {best[1]:.4f} against "
+                         f"`{peer}` {peers[peer][0]:.4f}, but the choice prefers settings healthy on most seeds and "
+                         f"the chosen one scored {chosen['mean']:.4f}")
+        else:
+            parts.append(f"on the validation seeds the chosen setting scored {metric.upper()} {chosen['mean']:.4f} "
+                         f"against `{peer}` {peers[peer][0]:.4f}, so the margin did not carry over to the reported "
+                         f"splits")
+    return ". Why: " + "; ".join(parts)

@@ -80,7 +80,7 @@ def render_markdown(rows: list[dict], meta: dict) -> str:
                 "The answering row is the validation-chosen one (`maesi-3pt@chosen`; `maesi-3pt@chosen@...` where "
                 "it ran at a stated reduced budget) when the report has it, else the paper's setting (`maesi-3pt`): "
                 "choosing the best row on the reported seeds would be tuning on them."]
-    comparison = comparison_lines(m, exp.name) if claims else []
+    comparison = comparison_lines(m, exp.name, meta.get("chosen") or {}) if claims else []
     if comparison:
         out += ["", "## Against what a user would pick instead", "", *comparison]
     out += ["", "## Setup", ""] + _header(meta, exp)
@@ -219,12 +219,14 @@ def write_tables(exp: Experiment, cache: Path, label: str, out: Path, budget: st
 
 
 def _chosen_used(records) -> dict:
-    """The validation-chosen settings of the datasets that have "@chosen" rows in this report."""
-    from .validation import load_chosen
+    """The validation-chosen settings of the datasets that have "@chosen" rows in this report, each with what its
+    search met on the validation splits (`validation.validation_log`)."""
+    from .validation import load_chosen, validation_log
 
     used = {r["dataset"] for r in records if parse_method(r["method"])[1].get("chosen")}
     chosen = load_chosen().get("datasets", {})
-    return {d: chosen[d] for d in sorted(used) if d in chosen}
+    return {d: dict(chosen[d], validation_log=validation_log(d, chosen[d]["metric"]))
+            for d in sorted(used) if d in chosen}
 
 
 def _seconds_per_method(records) -> dict:

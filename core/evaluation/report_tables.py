@@ -159,7 +159,7 @@ def metric_table(m: Measured, experiment: str, metric: str) -> list[str]:
                        + " | ".join(paper_cell(m, experiment, method, c, metric) for c in m.cols) + " |")
     for method in [p for p in m.paper_methods if p not in m.methods]:
         if any(k[0] == method and k[3] == metric for k in m.pvals):
-            out.append(f"| *paper: {method}* | | | "
+            out.append(f"| *paper: {paper_label(experiment, method)}* | | | "
                        + " | ".join(paper_cell(m, experiment, method, c, metric) for c in m.cols) + " |")
     return out
 

@@ -40,6 +40,33 @@ def chosen_settings(dataset: str, path: Path = CHOSEN_FILE) -> Optional[str]:
     return None if entry is None else entry["settings"]
 
 
+def validation_log(dataset: str, metric: str, folder: Path = CHOSEN_FILE.parent) -> dict:
+    """What the search met on `dataset`'s validation splits, read from its committed log (`folder`/<experiment>.csv):
+    ``peers`` (every row that is not maesi: method -> [mean, sd, n] of `metric`), ``best`` (the best maesi-3pt
+    variant, L2 twins included, healthy or not: [method, mean, sd, n]) and ``searched`` (how many variants ran).
+    Empty when there is no log. A report uses it to say why a chosen row misses a peer on the reported seeds."""
+    import csv
+
+    from ..data.registry import get_spec
+    from .baselines import parse_method
+
+    path = Path(folder) / f"{get_spec(dataset).experiment}.csv"
+    try:
+        with open(path, newline="") as f:
+            rows = [r for r in csv.DictReader(f) if r["dataset"] == dataset and r["metric"] == metric
+                    and r["seed"].isdigit() and int(r["seed"]) in VALIDATION_SEEDS]
+    except OSError:
+        return {}
+    values: dict = {}
+    for r in rows:
+        values.setdefault(r["method"], []).append(float(r["value"]))
+    stats = {method: list(mean_std(v)) for method, v in values.items()}
+    variants = {k: v for k, v in stats.items() if parse_method(k)[0] == "maesi-3pt"}
+    best = max(variants.items(), key=lambda kv: kv[1][0]) if variants else None
+    return {"peers": {k: v for k, v in stats.items() if not parse_method(k)[0].startswith("maesi")},
+            "best": [best[0], *best[1]] if best else None, "searched": len(variants)}
+
+
 def health_counts(verdicts: list) -> str:
     """'5 ok', '3 collapsed / 2 ok': the verdicts of a row's seeds, most frequent first."""
     counts: dict = {}
