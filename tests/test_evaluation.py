@@ -312,7 +312,8 @@ def test_the_interpolation_claim_compares_with_no_interpolation_at_the_same_sett
     rows += [row("maesi-2pt@chosen", s, v) for s, v in ((0, 0.4), (1, 0.42))]
     rows += [row("maesi-none@chosen", s, v) for s, v in ((0, 0.5), (1, 0.52))]
     md = render_markdown(rows, {"experiment": "tabular", "budget": "test"})
-    assert "**Fig. 5, interpolation improves the result** (rows `maesi-*@chosen`, F1): **partly**, 1 of 2" in md
+    assert ("**Fig. 5, interpolation improves the result** (rows `maesi-*@chosen`, F1; the paper's Fig. 5 measures it "
+            "on CIFAR-10): **partly**, 1 of 2") in md
     assert "thyroid: 3-point 0.6100, 2-point 0.4100, none 0.5100" in md
 
 
@@ -423,3 +424,20 @@ def test_the_validation_log_reads_the_peers_and_the_best_variant_on_validation_s
     assert log["best"][:2] == ["maesi-3pt@lrx=10@score=l2", 0.6] and log["searched"] == 2  # seed 0 never read
     assert log["peers"] == {"pyod-iforest": [0.7, 0.0, 2]}
     assert validation_log("thyroid", "f1", tmp_path / "absent") == {}
+
+
+def test_the_interpolation_claim_on_a_class_mean_uses_the_classes_all_three_rows_ran():
+    from core.evaluation.report import render_markdown
+
+    def row(method, klass, value):
+        return {"dataset": "cifar10", "anomaly_class": klass, "method": method, "seed": 0, "metric": "auc",
+                "value": value}
+
+    rows = [row("maesi-3pt", k, v) for k, v in (("0", 0.6), ("1", 0.7), ("2", 0.9))]  # class 2: 3-point only
+    rows += [row("maesi-2pt", k, v) for k, v in (("0", 0.5), ("1", 0.5))]
+    rows += [row("maesi-none", k, v) for k, v in (("0", 0.55), ("1", 0.55))]
+    rows += [row("paper:maesi-3pt", str(k), 0.9) for k in range(10)]
+    md = render_markdown(rows, {"experiment": "cifar10", "budget": "test"})
+    assert ("**Fig. 5, interpolation improves the result** (rows `maesi-*`, AUC): **partly**, 1 of 2 comparisons "
+            "with no interpolation are higher. cifar10 (mean over classes 0, 1): 3-point 0.6500, 2-point 0.5000, "
+            "none 0.5500.") in md
