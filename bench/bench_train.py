@@ -72,10 +72,12 @@ class FlopCount(TorchDispatchMode):
     def __init__(self):
         super().__init__()
         self.flops = 0
+        self.ops = 0  # aten calls: on a GPU, about one kernel launch each
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
+        self.ops += 1
         formula = flop_registry.get(func._overloadpacket)
         if formula is not None:
             self.flops += formula(*tree_map(_shape, args), **tree_map(_shape, kwargs), out_val=tree_map(_shape, out))

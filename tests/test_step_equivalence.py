@@ -90,3 +90,13 @@ def test_the_benchmark_counts_the_work_the_trainer_removes():
     steps, x = contenders("digits", 3, {"profile": "paper"}, 16)
     plain, ours = step_flops(steps["plain"], x), step_flops(steps["ours"], x)
     assert ours > 0 and 1.05 < plain / ours < 1.5
+
+
+def test_the_step_cost_counts_the_authors_critic_steps():
+    """bench/step_cost.py's per-step counts: the authors' profile runs 5 critic steps per batch, the paper's 1."""
+    from bench.step_cost import step_counts
+
+    paper_flops, paper_ops, batch = step_counts("digits", "paper")
+    authors_flops, authors_ops, _ = step_counts("digits", "authors")
+    assert paper_flops > 0 and paper_ops > 0 and batch > 0
+    assert authors_flops > 2 * paper_flops and authors_ops > 2 * paper_ops
