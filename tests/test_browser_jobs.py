@@ -100,9 +100,10 @@ def test_a_job_survives_a_reload_and_a_sigterm_keeps_it_as_interrupted(tmp_path)
             assert re.fullmatch(r"[0-9a-f]{32}", cookies.get("maesi_owner", "")), cookies
 
             page.reload()  # a new Streamlit session: the job must still be this browser's
+            # (Streamlit's own toolbar has a "Stop" button while the script runs: wait for the job's section)
+            _wait_for(page, lambda: "Job 1" in page.inner_text("body"), "the job's section after the reload")
             _wait_for(page, lambda: page.get_by_role("button", name="Stop").count() > 0, "Stop after the reload")
-            body = page.inner_text("body")
-            assert "Job 1" in body and "other users" not in body
+            assert "other users" not in page.inner_text("body")
             page.screenshot(path=str(ARTIFACTS / "jobs-after-reload.png"), full_page=True)
             browser.close()
         proc.send_signal(signal.SIGTERM)
