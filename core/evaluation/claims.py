@@ -151,7 +151,7 @@ def interpolation_claim(m: Measured, metric: str, klass: str, experiment: str = 
         name = {b: b + (f"@{suffix}" if suffix else "") for b in ABLATION_BASES}
         if not all(n in m.methods for n in name.values()):
             continue
-        per_dataset, wins, total = [], 0, 0
+        per_dataset, wins, total, seeds = [], 0, 0, set()
         for d in m.datasets:
             col = next((c for c in m.cols if c[0] == d and (c[1] == klass or klass == "")), None)
             ran = None
@@ -161,6 +161,7 @@ def interpolation_claim(m: Measured, metric: str, klass: str, experiment: str = 
             stats = {b: m.stat(n, col, metric, ran) for b, n in name.items()} if col and ran != [] else {}
             if not stats or not all(s[2] for s in stats.values()):
                 continue
+            seeds |= {st[2] for st in stats.values()}
             none = stats["maesi-none"][0]
             better = [b for b in ("maesi-3pt", "maesi-2pt") if stats[b][0] > none]
             wins += len(better)
@@ -174,8 +175,9 @@ def interpolation_claim(m: Measured, metric: str, klass: str, experiment: str = 
         answer = "yes" if wins == total else "partly" if wins else "no"
         out.append(f"- **Fig. 5, interpolation improves the result** (rows `maesi-*{'@' + suffix if suffix else ''}`, "
                    f"{metric.upper()}{where}): **{answer}**, {wins} of {total} comparisons with no interpolation "
-                   f"are higher. " + "; ".join(per_dataset) + ". Differences smaller than the seeds' spread are "
-                   f"noise.")
+                   f"are higher. " + "; ".join(per_dataset) + ". "
+                   + ("One seed: the spread is not measured, so small differences may be noise." if seeds == {1}
+                      else "Differences smaller than the seeds' spread are noise."))
     return out
 
 
