@@ -63,15 +63,14 @@ def main() -> None:
             continue
         flops, ops, batch = step_counts(preset, args.profile)
         ds = load_dataset(dataset, data_dir=args.data_dir)
-        classes = spec.classes
-        for klass in classes:
+        for klass in spec.classes:
             n = len(split_for(dataset, klass, 0, ds=ds).X_train)
             n = min(n, budget.max_train) if budget.max_train else n
             steps = epochs * (n // min(batch, n))
             total_flops, total_ops, total_steps = total_flops + flops * steps, total_ops + ops * steps, \
                 total_steps + steps
         print(f"{dataset}: preset {preset} ({args.profile} profile), {epochs} epochs, batch {batch}: "
-              f"{flops / 1e9:.2f} GFLOP and {ops} aten calls per step; {len(classes)} class(es)")
+              f"{flops / 1e9:.2f} GFLOP and {ops} aten calls per step; {len(spec.classes)} class(es)")
     flop_floor = total_flops / (args.peak_tflops * 1e12)
     launch_floor = total_ops * args.launch_us * 1e-6
     print(f"total: {total_steps} steps, {total_flops / 1e15:.2f} PFLOP, {total_ops / 1e6:.1f} M aten calls")

@@ -154,10 +154,8 @@ def interpolation_claim(m: Measured, metric: str, klass: str, experiment: str = 
         per_dataset, wins, total, seeds = [], 0, 0, set()
         for d in m.datasets:
             col = next((c for c in m.cols if c[0] == d and (c[1] == klass or klass == "")), None)
-            ran = None
-            if col and col[1] == "mean":
-                ran = sorted(set.intersection(*[set(m.classes_run(n, d, metric)) for n in name.values()]),
-                             key=m.classes(d).index)
+            ran = ([k for k in m.classes(d) if all(m.stat(n, (d, k), metric)[2] for n in name.values())]
+                   if col and col[1] == "mean" else None)
             stats = {b: m.stat(n, col, metric, ran) for b, n in name.items()} if col and ran != [] else {}
             if not stats or not all(s[2] for s in stats.values()):
                 continue
@@ -194,18 +192,21 @@ def comparison_lines(m: Measured, experiment: str, chosen: dict | None = None) -
         if row is None:
             continue
         ours = m.stat(row, col, metric)
-        parts = []
+        parts, missed = [], []
         for peer in [p for p in (*DEEP_PEERS, "pyod-iforest", "iforest", "pca") if p in m.methods]:
             s = m.stat(peer, col, metric)
             if not s[2]:
                 continue
             if peer in ("pyod-iforest", "iforest"):
                 within = abs(ours[0] - s[0]) <= s[1] or ours[0] >= s[0]
+                if not within:
+                    missed.append(peer)
                 parts.append(f"{'at or above' if ours[0] >= s[0] else 'within one sd of' if within else 'BELOW'} "
                              f"`{peer}` {s[0]:.4f} ± {s[1]:.4f}")
             else:
                 parts.append(f"{'above' if ours[0] > s[0] else 'NOT above'} `{peer}` {s[0]:.4f}")
-        missed = [p.split("`")[1] for p in parts if p.startswith(("BELOW", "NOT above"))]
+                if ours[0] <= s[0]:
+                    missed.append(peer)
         why = _why_missed(missed, (chosen or {}).get(d), metric) if missed and "@chosen" in row else ""
         out.append(f"- {d}: `{row}` {metric.upper()} {ours[0]:.4f} — " + "; ".join(parts) + why)
     return out

@@ -45,16 +45,14 @@ def validation_log(dataset: str, metric: str, folder: Path = CHOSEN_FILE.parent)
     ``peers`` (every row that is not maesi: method -> [mean, sd, n] of `metric`), ``best`` (the best maesi-3pt
     variant, L2 twins included, healthy or not: [method, mean, sd, n]) and ``searched`` (how many variants ran).
     Empty when there is no log. A report uses it to say why a chosen row misses a peer on the reported seeds."""
-    import csv
-
     from ..data.registry import get_spec
     from .baselines import parse_method
+    from .report import read_csv
 
-    path = Path(folder) / f"{get_spec(dataset).experiment}.csv"
     try:
-        with open(path, newline="") as f:
-            rows = [r for r in csv.DictReader(f) if r["dataset"] == dataset and r["metric"] == metric
-                    and r["seed"].isdigit() and int(r["seed"]) in VALIDATION_SEEDS]
+        rows = [r for r in read_csv(Path(folder) / f"{get_spec(dataset).experiment}.csv")
+                if r["dataset"] == dataset and r["metric"] == metric and r["seed"].isdigit()
+                and int(r["seed"]) in VALIDATION_SEEDS]
     except OSError:
         return {}
     values: dict = {}
