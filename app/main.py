@@ -14,29 +14,34 @@ if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts app/ on the pa
 
 import streamlit as st  # noqa: E402
 
-from app import catalogue, display, guard, jobs, projection_store, sidebar  # noqa: E402
+from app.shared import catalogue, display, guard, jobs, keys, projection_store, sidebar  # noqa: E402
 
 projection_store.warm_up_in_background()  # once per server: UMAP's compiled code ready before it is asked for
 
 st.set_page_config(page_title="maesi lab", page_icon=":material/scatter_plot:", layout="wide")
 
 PAGES = [
-    st.Page("views/latent_map.py", title="Latent map", icon=":material/scatter_plot:", default=True),
-    st.Page("views/simplex.py", title="Simplex explorer", icon=":material/change_history:"),
-    st.Page("views/roc.py", title="ROC and ablation", icon=":material/show_chart:"),
-    st.Page("views/score.py", title="Score your data", icon=":material/upload_file:"),
-    st.Page("views/models.py", title="Models", icon=":material/model_training:"),
+    st.Page("latent_map/page.py", title="Latent map", icon=":material/scatter_plot:", default=True,
+            url_path="latent_map"),
+    st.Page("simplex/page.py", title="Simplex explorer", icon=":material/change_history:",
+            url_path="simplex"),
+    st.Page("roc/page.py", title="ROC and ablation", icon=":material/show_chart:",
+            url_path="roc"),
+    st.Page("score/page.py", title="Score your data", icon=":material/upload_file:",
+            url_path="score"),
+    st.Page("models/page.py", title="Models", icon=":material/model_training:",
+            url_path="models"),
 ]
 
 page = st.navigation(PAGES)
 # Training jobs save their best weights as "interrupted" when the server is stopped (once per process).
 jobs.install_shutdown_handling()
 # Every page runs inside a guard: a failure shows one line and a log reference, never a traceback or a path.
-st.session_state["_ctx"] = None
+st.session_state[keys.CONTEXT] = None
 with guard.page_guard("the sidebar"):
-    st.session_state["_ctx"] = sidebar.sidebar()
+    st.session_state[keys.CONTEXT] = sidebar.sidebar()
     display.skipped_note(catalogue.skipped_files(), target=st.sidebar)
-if st.session_state["_ctx"] is None:
+if st.session_state[keys.CONTEXT] is None:
     st.stop()
 display.flash()
 with guard.page_guard(f"the {page.title} page"):

@@ -100,7 +100,7 @@ def main(argv=None) -> int:
     line("3. cached latent map re-render (3 maps)", cached, bare_rerun, "bare rerun", 0.2)
 
     # 2. weight change -> decoded image
-    at.switch_page("views/simplex.py").run()
+    at.switch_page("simplex/page.py").run()
     assert not at.exception, [e.value for e in at.exception]
     values = iter([0.2, 0.7] * (args.repeats + 1))
     inside, full = [], []
@@ -110,12 +110,12 @@ def main(argv=None) -> int:
         slider.set_value(next(values)).run()
         full.append(time.perf_counter() - t0)
         inside.append(at.session_state["simplex_ms"] / 1000)
-    from app import simplex_weights
+    from app.simplex import weights
     from core import MirroredAE
 
     model = MirroredAE.load(at.session_state["sx_model"], device="cpu")
     z = model.encode(model.decode(torch.zeros(1, model.config_.arch.latent_dim).numpy()))
-    decode_ref = median_time(lambda: model.decode(simplex_weights.mix_latents(z, [1.0])), args.repeats)
+    decode_ref = median_time(lambda: model.decode(weights.mix_latents(z, [1.0])), args.repeats)
     n_models = len(at.session_state["simplex_compare"])  # the comparison view: every selected model decodes
     line(f"2. weight change -> {n_models} decoded images (fragment)", statistics.median(inside), decode_ref,
          "bare decode", 0.05)
@@ -126,9 +126,9 @@ def main(argv=None) -> int:
     # 4a. warm page renders, server side: the page script in a session whose caches hold everything
     print(f"\n4. warm page renders (target < 2 s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
     for name in PAGE_SCRIPTS:
-        at.switch_page(f"views/{name}.py").run()  # warm: models, scores, projections, baselines
+        at.switch_page(f"{name}/page.py").run()  # warm: models, scores, projections, baselines
         assert not at.exception, (name, [e.value for e in at.exception])
-        warm = median_time(lambda: at.switch_page(f"views/{name}.py").run(), max(3, args.repeats // 3))
+        warm = median_time(lambda: at.switch_page(f"{name}/page.py").run(), max(3, args.repeats // 3))
         print(f"   {'a. server, ' + name:<43} {ms(warm)}  target < 2000 ms: {'ok' if warm < 2 else 'over target'}")
     if not args.no_browser:
         browser_renders()
@@ -140,27 +140,28 @@ PAGE_SCRIPTS = ("latent_map", "simplex", "roc", "score", "models")
 
 def browser_renders(repeats: int = 3) -> None:
     """4b: warm renders in Debian's chromium, from navigation to each page's last element."""
-    import render_timing as rt
+    import render_timing
 
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         print("   b. browser: skipped (the playwright package is not installed)")
         return
-    if not rt.CHROMIUM.exists():
-        print(f"   b. browser: skipped ({rt.CHROMIUM} is absent)")
+    if not render_timing.CHROMIUM.exists():
+        print(f"   b. browser: skipped ({render_timing.CHROMIUM} is absent)")
         return
     work = tempfile.mkdtemp(prefix="maesi-bench-browser-")
-    proc, url = rt.start_server(os.path.join(work, "runs"), os.path.join(work, "streamlit.log"))
+    proc, url = render_timing.start_server(os.path.join(work, "runs"), os.path.join(work, "streamlit.log"))
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(rt.CHROMIUM), args=rt.CHROMIUM_ARGS)
+            browser = pw.chromium.launch(executable_path=str(render_timing.CHROMIUM),
+                                         args=render_timing.CHROMIUM_ARGS)
             try:
-                times = rt.warm_render_times(browser, url, repeats)
+                times = render_timing.warm_render_times(browser, url, repeats)
             finally:
                 browser.close()
     finally:
-        rt.stop_server(proc)
+        render_timing.stop_server(proc)
     for name, t in times.items():
         verdict = "ok" if max(t.values()) < 2 else "over target"
         print(f"   {'b. browser, ' + name:<43} navigate {ms(t['navigate'])}, reload {ms(t['reload'])}  "

@@ -7,12 +7,12 @@ anchor, E(x) recomputed at every critic update, as the authors' code does).
 Both run in this process, interleaved round by round from the same weights, on one thread. Times are the process's
 CPU time (not wall time), so that other processes loading the machine change them less; the figure to compare
 across machines is the ratio, the median of the rounds' plain / ours. "ours, torch kernels" is the trainer with
-core.kernels switched off, to show what the thin-convolution kernels add to the ratio.
+core.training.kernels switched off, to show what the thin-convolution kernels add to the ratio.
 
 "FLOPs plain/ours" counts the floating-point operations of one step of each (torch's FLOP formulas for matrix
 products and convolutions, forward and backward, the penalty's double backward included): the time ratio that
 removing work alone would give if both ran at the same speed per FLOP. The rest of a time ratio comes from faster
-kernels (core.kernels).
+kernels (core.training.kernels).
 """
 from __future__ import annotations
 
@@ -31,15 +31,15 @@ from torch.utils._pytree import tree_map  # noqa: E402
 from torch.utils.flop_counter import flop_registry  # noqa: E402
 
 from bench.reference_step import ReferenceStep  # noqa: E402
-from core.config import make_config, parse_interpolation  # noqa: E402
-from core.networks import build_networks  # noqa: E402
-from core.train import Trainer  # noqa: E402
+from core.method.config import make_config, parse_interpolation  # noqa: E402
+from core.method.networks import build_networks  # noqa: E402
+from core.training.trainer import Trainer  # noqa: E402
 
 SHAPES = {"digits": (1, 8, 8), "mnist_small": (1, 28, 28), "mnist": (1, 28, 28), "cifar10": (3, 32, 32),
           "thyroid": (6,), "arrhythmia": (274,), "kdd99": (118,)}
 VARIANTS = {"gp (paper profile)": dict(profile="paper"),
             "hinge-sn (paper profile)": dict(profile="paper", lipschitz="hinge-sn"),
-            "authors profile (hinge-sn, tfd 5)": dict(profile="authors")}
+            "authors profile (hinge-sn, 5 critic steps)": dict(profile="authors")}
 
 
 def cpu_ms(fn, steps: int) -> float:
@@ -104,7 +104,7 @@ def measure(steps: dict, x: torch.Tensor, n: int, rounds: int) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="digits", choices=sorted(SHAPES))
-    p.add_argument("--interpolation", type=parse_interpolation, default=3, help="m >= 2 (the plain step's scope)")
+    p.add_argument("--interpolation", type=parse_interpolation, default=3, help="0 (none), m >= 2 (m-point simplex) or acai")
     p.add_argument("--steps", type=int, default=None, help="steps per round (default: 10 for digits, else 2)")
     p.add_argument("--rounds", type=int, default=9)
     p.add_argument("--batch-size", type=int, default=None)

@@ -5,8 +5,8 @@ Markdown table for README.md's "GPU" section, the grid's tables and log).
     python bench/gpu_check.py --out "$OUT" --data-dir shared/data          # on the GPU machine, < ~10 minutes
     python bench/gpu_check.py --dry-run --out /tmp/gpu-dry                 # CPU rehearsal with tiny sizes
 
-Throughput is images per second of training (one E/G update per batch of `batch` images, after `tfd` critic
-updates), measured after warm-up steps (which include torch.compile's compilation) with the GPU synchronised at
+Throughput is images per second of training (one E/G update per batch of `batch` images, after `critic_steps`
+critic updates), measured after warm-up steps (which include torch.compile's compilation) with the GPU synchronised at
 both ends, for the paper's MNIST (Table 2) and CIFAR-10 (Table 1) presets, both profiles, fp32 / bf16 /
 bf16 + channels-last / bf16 + channels-last + compile. The grid part runs
 `python -m core reproduce --experiment mnist --budget paper --device cuda` under a timeout; it is resumable, so
@@ -26,9 +26,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from core.config import make_config  # noqa: E402
-from core.networks import build_networks  # noqa: E402
-from core.train import Trainer  # noqa: E402
+from core.method.config import make_config  # noqa: E402
+from core.method.networks import build_networks  # noqa: E402
+from core.training.trainer import Trainer  # noqa: E402
 
 PRESETS = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 OPTIONS = {"fp32": {}, "bf16": dict(bf16=True), "bf16+channels-last": dict(bf16=True, channels_last=True),
@@ -57,7 +57,8 @@ def throughput(preset: str, profile: str, options: dict, device: torch.device, b
             sync(device)
     sync(device)
     dt = time.perf_counter() - t0
-    return {"preset": preset, "profile": profile, "batch": cfg.batch_size, "tfd": cfg.tfd, "steps": steps,
+    return {"preset": preset, "profile": profile, "batch": cfg.batch_size, "critic_steps": cfg.critic_steps,
+            "steps": steps,
             "images_per_s": steps * cfg.batch_size / dt, "ms_per_step": dt / steps * 1e3,
             "warmup_s": round(warm_s, 1)}
 
@@ -111,7 +112,8 @@ def run_grid(args, deadline: float, out: Path) -> dict:
 def markdown(rows: list[dict]) -> str:
     lines = ["| preset | profile | batch | options | images/s | ms/step | warm-up s |", "|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['preset']} | {r['profile']} (tfd {r['tfd']}) | {r['batch']} | {r['options']} | "
+        lines.append(f"| {r['preset']} | {r['profile']} ({r['critic_steps']} critic steps) | {r['batch']} | "
+                     f"{r['options']} | "
                      f"{r['images_per_s']:,.0f} | {r['ms_per_step']:.1f} | {r['warmup_s']} |")
     return "\n".join(lines)
 

@@ -19,13 +19,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.bench_train import FlopCount, SHAPES  # noqa: E402
-from core.config import make_config  # noqa: E402
+from core.method.config import make_config  # noqa: E402
 from core.evaluation.experiments import EXPERIMENTS, epochs_for, preset_for, resolve_budget  # noqa: E402
 from core.evaluation.protocols import split_for  # noqa: E402
 from core.data import load_dataset  # noqa: E402
 from core.data.registry import get_spec  # noqa: E402
-from core.networks import build_networks  # noqa: E402
-from core.train import Trainer  # noqa: E402
+from core.method.networks import build_networks  # noqa: E402
+from core.training.trainer import Trainer  # noqa: E402
 
 
 def step_counts(preset: str, profile: str) -> tuple[int, int, int]:

@@ -4,7 +4,7 @@
 
 Every model is trained by the public CLI (`python -m core train ...`), so each sidecar records the exact command
 that reproduces it. Weights are stored in float16 to keep the folder small (under 50 MB in all). Budgets are
-CPU-sized: the paper's own budgets are in `core.config` and `python -m core reproduce --budget paper`.
+CPU-sized: the paper's own budgets are in `core.method.config` and `python -m core reproduce --budget paper`.
 
 The recipe of each dataset, and why:
 
@@ -31,7 +31,7 @@ import sys
 from pathlib import Path
 
 from core.cli import main as core_main
-from core.manifest import REPO_CHECKPOINTS, write_manifest
+from core.checkpoints.manifest import REPO_CHECKPOINTS, write_manifest
 
 INTERPOLATIONS = ("0", "2", "3")
 MNIST_CLASSES = [2]
@@ -49,9 +49,9 @@ PLAN = [
 
 def chosen_flags(dataset: str) -> list[str]:
     """The CLI flags of the settings chosen on validation seeds for `dataset`."""
-    from core.config import PRESETS
+    from core.method.config import PRESETS
     from core.data.registry import get_spec
-    from core.evaluation.validation import chosen_settings
+    from core.evaluation.chosen import chosen_settings
 
     settings = chosen_settings(dataset)
     if settings is None:

@@ -13,7 +13,7 @@ CHECKPOINTS = ROOT / "checkpoints"
 
 
 def _digits_entries():
-    from core.manifest import find, load_manifest
+    from core.checkpoints.manifest import find, load_manifest
 
     return find(load_manifest(CHECKPOINTS), "digits", 0)
 
@@ -42,7 +42,7 @@ def lab_env(tmp_path, monkeypatch):
 def run_app(page=None, at=None) -> AppTest:
     at = at or AppTest.from_file(str(APP), default_timeout=180).run()
     if page:
-        at.switch_page(f"views/{page}.py").run()
+        at.switch_page(f"{page}/page.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 

@@ -66,28 +66,34 @@ def test_sidebar_class_change_and_map_widgets():
 # ------------------------------------------------------------------ simplex explorer
 
 
+def shown_interpolant(at) -> np.ndarray:
+    """The decoded interpolant of the one model the Simplex explorer shows (its readout of the current weights)."""
+    (readout,) = at.session_state["simplex_compare"].values()
+    return np.array(readout["decoded"])
+
+
 def test_simplex_weight_changes_the_decoded_image():
     at = run_app("simplex")
     at.radio(key="sx_view").set_value("one").run()  # one model (the comparison: tests/test_app_lab_pages.py)
     no_errors(at)
     assert at.title[0].value == "Simplex explorer"
     assert Path(at.selectbox(key="sx_model").value).stem == "digits-c0-m3"
-    x0 = np.array(at.session_state["simplex_decoded"])
+    x0 = shown_interpolant(at)
     assert x0.shape == (1, 8, 8)
-    assert np.allclose(at.session_state["simplex_weights"], 1 / 3)
+    assert np.allclose(at.session_state["sx_weights"], 1 / 3)
     at.slider(key="sx_w0").set_value(0.8).run()
     no_errors(at)
-    w = at.session_state["simplex_weights"]
+    w = at.session_state["sx_weights"]
     assert np.isclose(w.sum(), 1) and np.isclose(w[0], 0.8) and np.isclose(w[1], w[2])  # kept on the simplex
     assert np.isclose(at.slider(key="sx_w1").value, 0.1)  # the other sliders follow
-    x1 = np.array(at.session_state["simplex_decoded"])
+    x1 = shown_interpolant(at)
     assert not np.allclose(x0, x1)
     # D_inter of the 3-point model: one row per anchor
     d_inter = [df.value for df in at.dataframe if "D_inter(xᵢ, x̂)" in df.value.columns]
     assert len(d_inter) == 1 and len(d_inter[0]) == 3
     # the interpolant at a vertex is the anchor's reconstruction
     at.slider(key="sx_w2").set_value(1.0).run()
-    assert np.allclose(at.session_state["simplex_weights"], [0, 0, 1])
+    assert np.allclose(at.session_state["sx_weights"], [0, 0, 1])
 
 
 def test_simplex_two_anchors_other_sources_and_a_model_without_critic():
@@ -95,15 +101,15 @@ def test_simplex_two_anchors_other_sources_and_a_model_without_critic():
     at.radio(key="sx_view").set_value("one").run()
     at.radio(key="sx_m").set_value(2).run()
     no_errors(at)
-    assert len(at.session_state["simplex_weights"]) == 2
+    assert len(at.session_state["sx_weights"]) == 2
     at.radio(key="sx_source").set_value("by class").run()
     no_errors(at)
     at.radio(key="sx_source").set_value("by index").run()
     at.number_input(key="sx_idx0").set_value(0).run()
     no_errors(at)
-    x0 = np.array(at.session_state["simplex_decoded"])
+    x0 = shown_interpolant(at)
     at.number_input(key="sx_idx0").set_value(1).run()
-    assert not np.allclose(x0, at.session_state["simplex_decoded"])  # another anchor, another interpolant
+    assert not np.allclose(x0, shown_interpolant(at))  # another anchor, another interpolant
     m0 = next(p for p in at.multiselect(key="models").value if p.endswith("-m0.safetensors"))
     at.selectbox(key="sx_model").set_value(m0).run()
     no_errors(at)
@@ -148,7 +154,7 @@ def test_roc_page_threshold_changes_precision_and_recall():
 def _digit_pngs(n=4):
     from core.data import load_dataset
 
-    from app import images
+    from app.shared import images
 
     ds = load_dataset("digits")
     return [(f"digit{i}.png", images.png_bytes(images.to_uint8_image(ds.X_test[i], (0, 16))), "image/png") for i in range(n)]

@@ -27,7 +27,7 @@ def run_with_timeline(tmp_path_factory):
 
     from core import MirroredAE
     from core.evaluation.protocols import split_for
-    from core.timeline import TimelineCallback, save_timeline
+    from core.training.timeline import TimelineCallback, save_timeline
 
     torch.set_num_threads(1)
     runs = tmp_path_factory.mktemp("runs")
@@ -56,7 +56,7 @@ def page(name=None, session=None) -> AppTest:
         at.session_state[k] = v
     at.run()
     if name:
-        at.switch_page(f"views/{name}.py").run()
+        at.switch_page(f"{name}/page.py").run()
     no_errors(at)
     return at
 
@@ -106,10 +106,10 @@ def test_compare_mode_decodes_the_same_anchors_and_weights_with_every_model():
     no_errors(at)
     after = at.session_state["simplex_compare"]
     assert all(not np.allclose(before[p], after[p]["decoded"]) for p in before)  # ... every model decodes anew
-    assert np.allclose(at.session_state["simplex_weights"], [0.8, 0.1, 0.1])
+    assert np.allclose(at.session_state["sx_weights"], [0.8, 0.1, 0.1])
 
     at.button(key="sx_nudge_up1").click().run()  # the keyboard nudge's button: w2 + 0.05, the others follow
-    w = at.session_state["simplex_weights"]
+    w = at.session_state["sx_weights"]
     assert np.isclose(w[1], 0.15) and np.isclose(w.sum(), 1) and np.isclose(w[0] / w[2], 8)
 
 
@@ -136,7 +136,7 @@ def test_the_whole_simplex_heat_maps_mosaics_and_edge_strips():
     no_errors(at)
     figs = [figure_json(c) for c in charts(at)]
     assert len(figs) == 3 and all(f["data"][0]["type"] == "scatter" for f in figs)
-    assert len(at.session_state["simplex_weights"]) == 2
+    assert len(at.session_state["sx_weights"]) == 2
 
 
 def test_one_model_mode_keeps_the_map_and_a_heat_map_picker():
@@ -202,7 +202,7 @@ def test_roc_table_shows_its_mean_first_with_three_decimals():
 
 
 def test_health_badges_mark_unhealthy_and_below_chance_models():
-    from app import display
+    from app.shared import display
 
     sick = {"name": "x", "path": "/nonexistent", "health": {"verdict": "collapsed"}, "metrics": {"auc": 0.35}}
     assert "health: collapsed" in display.health_badges(sick) and "below chance" in display.health_badges(sick)

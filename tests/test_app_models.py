@@ -16,8 +16,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from app import jobs, model_table, runs, score_input, training_estimate, training_figures  # noqa: E402
-from core.checkpoint import CheckpointError  # noqa: E402
+from app.models import runs, table, training_estimate, training_figures  # noqa: E402
+from app.score import uploads
+from app.shared import jobs
+from core.checkpoints.store import CheckpointError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "checkpoints"
@@ -25,7 +27,7 @@ SHIPPED = ROOT / "checkpoints"
 
 def _copy_run(name: str, folder: Path, as_name: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    from core.checkpoint import load_bytes_checkpoint
+    from core.checkpoints.store import load_bytes_checkpoint
 
     meta = json.loads((SHIPPED / f"{name}.json").read_text())
     meta["weights_file"] = f"{as_name}.safetensors"
@@ -40,8 +42,8 @@ def test_the_table_marks_status_and_health_and_never_shows_none():
                 "health": {"verdict": "collapsed", "reasons": []}},
                {"name": "b", "source": "shipped", "dataset": "thyroid", "anomaly_class": None, "interpolation": 0,
                 "metrics": {"auc": float("nan"), "f1": 0.5}}]
-    frame = model_table.models_frame(entries)
-    assert list(frame.columns) == model_table.COLUMNS
+    frame = table.models_frame(entries)
+    assert list(frame.columns) == table.COLUMNS
     assert frame.loc[0, ["AUC", "AP", "F1"]].tolist() == ["0.912", "—", "—"]
     assert frame.loc[1, ["AUC", "F1", "class"]].tolist() == ["—", "0.500", "all"]
     assert frame.loc[0, "status"] == "⚡ interrupted" and frame.loc[1, "status"] == "completed"
@@ -50,18 +52,18 @@ def test_the_table_marks_status_and_health_and_never_shows_none():
 
 
 def test_the_table_scope_follows_the_sidebar():
-    scopes = model_table.scopes("digits", 3)
+    scopes = table.scopes("digits", 3)
     assert scopes[0] == "digits" and "digits, class 3" in scopes
     e = {"dataset": "digits", "anomaly_class": 4, "source": "shipped"}
-    assert model_table.in_scope(e, "digits", "digits", 3)
-    assert not model_table.in_scope(e, "digits, class 3", "digits", 3)
-    assert not model_table.in_scope(e, "your runs", "digits", 3) and model_table.in_scope(e, "all datasets", "x", 1)
+    assert table.in_scope(e, "digits", "digits", 3)
+    assert not table.in_scope(e, "digits, class 3", "digits", 3)
+    assert not table.in_scope(e, "your runs", "digits", 3) and table.in_scope(e, "all datasets", "x", 1)
 
 
 # ------------------------------------------------------------------ a run's files
 
 def test_delete_rename_and_download_a_run_with_its_timeline(tmp_path):
-    from core.timeline import load_timeline, save_timeline
+    from core.training.timeline import load_timeline, save_timeline
 
     root = tmp_path / "runs"
     path = _copy_run("digits-c0-m3", root, "mine")
@@ -85,8 +87,8 @@ def test_delete_rename_and_download_a_run_with_its_timeline(tmp_path):
 
 
 def test_a_timeline_file_is_not_listed_as_a_broken_checkpoint(tmp_path):
-    from core.manifest import list_folder
-    from core.timeline import save_timeline
+    from core.checkpoints.manifest import list_folder
+    from core.training.timeline import save_timeline
 
     path = _copy_run("digits-c0-m3", tmp_path, "mine")
     save_timeline(path, [0], [np.zeros((2, 16))], np.arange(2))
@@ -123,13 +125,13 @@ def test_a_partial_batch_scores_the_good_files_and_names_the_bad():
     np.save(arr, np.full((2, 1, 8, 8), 40.0, np.float32))
     files = [Upload("good.png", _png()), Upload("light.png", _png(0, light_border=True)),
              Upload("broken.png", b"junk"), Upload("hot.npy", arr.getvalue()), Upload("notes.md", b"hello")]
-    X, names, problems, inverted = score_input.read_uploads(files, model, polarity="auto")
+    X, names, problems, inverted = uploads.read_uploads(files, model, polarity="auto")
     assert names == ["hot.npy[0]", "hot.npy[1]", "good.png", "light.png"] and X.shape == (4, 1, 8, 8)
     assert inverted == 1 and X[:2].max() == 40  # arrays are never inverted
-    listed = score_input.problem_list(problems, "error")
+    listed = uploads.problem_list(problems, "error")
     assert "`broken.png`: not an image" in listed and "`notes.md`: not a supported file type" in listed
-    assert "`hot.npy`" in score_input.problem_list(problems, "warning")
-    for text in (listed, score_input.problems_csv(problems).decode()):
+    assert "`hot.npy`" in uploads.problem_list(problems, "warning")
+    for text in (listed, uploads.problems_csv(problems).decode()):
         assert "0x" not in text and "BytesIO" not in text and "Traceback" not in text
 
 
@@ -145,7 +147,7 @@ def test_loss_curves_are_lines_on_an_integer_epoch_axis():
 
 
 def test_health_curves_show_every_figure_with_the_thresholds():
-    from core.health import THRESHOLDS
+    from core.training.health import THRESHOLDS
 
     h = {"recon_ratio": [1.0, 0.4], "output_spread": [0.1, 0.6], "e_change": [0.01, 0.1], "g_change": [0.02, 0.3],
          "latent_norm": [2.0, 3.5], "w_estimate": [0.3, float("nan")]}
@@ -172,7 +174,7 @@ def test_the_step_clock_measures_a_real_configuration():
 
 def test_only_the_owner_stops_a_job_and_a_diverged_job_saves_nothing(tmp_path, monkeypatch):
     from core.evaluation.runner import ProtocolRun
-    from core.train import TrainingDiverged, TrainResult
+    from core.training.trainer import TrainingDiverged, TrainResult
 
     def diverge(self, estimator, callbacks=(), extra_scores=()):
         raise TrainingDiverged(0, 0, ["critic"], "weights of the last finished epoch", TrainResult())
@@ -197,7 +199,7 @@ def test_only_the_owner_stops_a_job_and_a_diverged_job_saves_nothing(tmp_path, m
 JOB_SCRIPT = textwrap.dedent("""
     import signal, sys, threading, time
     sys.path.insert(0, sys.argv[1])
-    from app import jobs
+    from app.shared import jobs
 
     def start():
         jobs.install_shutdown_handling()

@@ -58,7 +58,7 @@ def test_models_page_refuses_a_bad_checkpoint_leaving_nothing_and_stores_a_good_
 
 
 def _store_run(runs: Path, name: str = "mine") -> Path:
-    from core.checkpoint import load_bytes_checkpoint
+    from core.checkpoints.store import load_bytes_checkpoint
 
     meta = json.loads((CHECKPOINTS / "digits-c0-m3.json").read_text())
     meta["weights_file"] = f"{name}.safetensors"
@@ -107,7 +107,7 @@ def test_a_bad_run_is_skipped_with_a_note_and_every_page_still_renders(lab_env):
     at = AppTest.from_file(str(APP), default_timeout=180)
     for page in (None, "simplex", "roc", "score", "models"):
         if page:
-            at.switch_page(f"views/{page}.py")
+            at.switch_page(f"{page}/page.py")
         at.run()
         no_errors(at)
         note = [e for e in at.sidebar.expander if "skipped" in e.label]
@@ -127,7 +127,7 @@ def healthy_run(tmp_path_factory):
     timeline."""
     from core import MirroredAE
     from core.evaluation.runner import ProtocolRun
-    from core.timeline import TimelineCallback, save_timeline
+    from core.training.timeline import TimelineCallback, save_timeline
 
     folder = tmp_path_factory.mktemp("healthy")
     run = ProtocolRun.prepare("digits", 0, seed=0, max_train=256)
@@ -166,7 +166,7 @@ def test_models_page_shows_the_health_badge_curves_and_departures(lab_env, healt
 def test_a_checkpoint_without_a_health_record_says_so(lab_env):
     import shutil
 
-    from core.manifest import REPO_CHECKPOINTS
+    from core.checkpoints.manifest import REPO_CHECKPOINTS
 
     runs = lab_env / "runs"
     runs.mkdir(exist_ok=True)
@@ -211,7 +211,7 @@ def _wait(predicate, timeout=120.0):
 
 
 def test_models_page_trains_in_the_background_and_lists_the_run(lab_env):
-    from app import jobs
+    from app.shared import jobs
 
     at = run_app("models")
     at.selectbox(key="train_class").set_value(4)
@@ -241,9 +241,9 @@ def test_models_page_trains_in_the_background_and_lists_the_run(lab_env):
 
 
 def test_a_reloaded_page_finds_its_running_job_with_progress_and_stop(lab_env, monkeypatch):
-    """The owner token lives in a cookie (app/owner.py); AppTest cannot send cookies, so the browser's cookie is
+    """The owner token lives in a cookie (app/shared/owner.py); AppTest cannot send cookies, so the browser's cookie is
     stood in for. A new session with the same cookie is what a reload is."""
-    from app import jobs, owner
+    from app.shared import jobs, owner
 
     token = "ab" * 16
     monkeypatch.setattr(owner, "browser_cookie", lambda: token)
@@ -269,7 +269,7 @@ def test_a_reloaded_page_finds_its_running_job_with_progress_and_stop(lab_env, m
 
 
 def test_stop_keeps_the_weights_so_far(lab_env):
-    from app import jobs
+    from app.shared import jobs
 
     spec = jobs.JobSpec(dataset="digits", anomaly_class=0, interpolation=3, epochs=50)
     job = jobs.start(spec, lab_env / "runs")
@@ -281,7 +281,7 @@ def test_stop_keeps_the_weights_so_far(lab_env):
 
 
 def test_a_failing_page_shows_one_line_and_logs_the_traceback(monkeypatch, caplog):
-    from app import caches
+    from app.shared import caches
 
     def broken(*a, **k):
         raise RuntimeError("/srv/secret/path exploded")
@@ -303,7 +303,7 @@ def test_missing_dataset_gives_a_message_not_a_crash(page):
     at = AppTest.from_file(str(APP), default_timeout=180).run()
     at.selectbox(key="dataset").set_value("mnist").run()
     if page:
-        at.switch_page(f"views/{page}.py").run()
+        at.switch_page(f"{page}/page.py").run()
     assert not at.exception, [e.value for e in at.exception]
     if page in (None, "simplex", "roc"):
         assert any("MAESI_DATA" in w.value for w in at.warning)
@@ -313,7 +313,7 @@ def test_missing_dataset_gives_a_message_not_a_crash(page):
 
 
 def test_tabular_pages_with_thyroid(shared_data, monkeypatch):
-    from core.manifest import find, scan_folder
+    from core.checkpoints.manifest import find, scan_folder
 
     if not find(scan_folder(CHECKPOINTS), "thyroid"):
         pytest.skip("no shipped thyroid checkpoint yet")
@@ -323,7 +323,7 @@ def test_tabular_pages_with_thyroid(shared_data, monkeypatch):
     no_errors(at)
     assert at.selectbox(key="anomaly_class").value == "all"
     for page in ("simplex", "roc", "score"):
-        at.switch_page(f"views/{page}.py").run()
+        at.switch_page(f"{page}/page.py").run()
         no_errors(at)
     at.file_uploader(key="score_files").set_value([("rows.csv", b"1,2,3,4,5,6\n0,0,0,0,0,0\n", "text/csv")]).run()
     no_errors(at)
@@ -333,7 +333,7 @@ def test_tabular_pages_with_thyroid(shared_data, monkeypatch):
 
 
 def test_image_pages_with_shipped_mnist(shared_data, monkeypatch):
-    from core.manifest import find, load_manifest
+    from core.checkpoints.manifest import find, load_manifest
 
     assert find(load_manifest(CHECKPOINTS), "mnist", 2), "the shipped mnist checkpoints are missing"
     monkeypatch.setenv("MAESI_DATA", str(shared_data))
@@ -342,5 +342,5 @@ def test_image_pages_with_shipped_mnist(shared_data, monkeypatch):
     at.selectbox(key="anomaly_class").set_value(2).run()
     no_errors(at)
     for page in ("simplex", "roc", "score"):
-        at.switch_page(f"views/{page}.py").run()
+        at.switch_page(f"{page}/page.py").run()
         no_errors(at)

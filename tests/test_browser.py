@@ -118,9 +118,12 @@ def test_one_weight_change_redraws_every_compared_model(simplex):
 def test_nudge_keys_move_a_weight_by_five_hundredths(simplex):
     page = simplex
     page.locator("h1").first.click()  # focus on the page, not on a widget
+    # the sliders are redrawn one by one: read them only once a rerun has drawn all three (they sum to 1)
+    settled = lambda: abs(sum(weights(page)) - 1) <= 0.02  # noqa: E731
+    assert wait_for(settled), "the weights never settled on the simplex"
     before = weights(page)
     page.keyboard.press("q")  # + w1
-    assert wait_for(lambda: weights(page)[0] > before[0] + 0.01), "the Q key did not nudge w1"
+    assert wait_for(lambda: weights(page)[0] > before[0] + 0.01 and settled()), "the Q key did not nudge w1"
     w = weights(page)
     assert w[0] == pytest.approx(before[0] + 0.05, abs=0.011) and sum(w) == pytest.approx(1, abs=0.02)
 

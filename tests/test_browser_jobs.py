@@ -1,6 +1,6 @@
 """Training jobs in a real headless Chromium against a real Streamlit server (Debian's /usr/bin/chromium, driven
 by Playwright; never a downloaded browser): a job started on the Models page is still this browser's after a page
-reload (progress and Stop, through the owner cookie of app/owner.py), and SIGTERM to the server keeps its best
+reload (progress and Stop, through the owner cookie of app/shared/owner.py), and SIGTERM to the server keeps its best
 weights so far as a run with training status "interrupted", its health record and its timeline.
 
     .venv/bin/python -m pytest -m browser tests/test_browser_jobs.py

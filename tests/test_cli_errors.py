@@ -30,6 +30,8 @@ BAD_TRAIN_FLAGS = {
     "interpolation 1000": ["--interpolation", "1000"],
     "interpolation 1": ["--interpolation", "1"],
     "epochs 0": ["--epochs", "0"],
+    "critic steps 0": ["--critic-steps", "0"],
+    "tfd 0 (the former name)": ["--tfd", "0"],
     "batch size text": ["--batch-size", "many"],
     "tabular preset on images": ["--preset", "thyroid"],
     "another image range": ["--preset", "cifar10"],
@@ -58,10 +60,17 @@ def test_a_bad_train_flag_is_one_line_and_exit_2(case, capsys, tmp_path, monkeyp
     assert not (tmp_path / "runs").exists()
 
 
-def test_a_diverging_run_saves_nothing_and_says_so(capsys, tmp_path, monkeypatch):
-    import core.losses as L
+@pytest.mark.parametrize("flag", ["--critic-steps", "--tfd"])
+def test_critic_steps_has_its_former_name_tfd_as_an_alias(flag):
+    from core.cli.train import build_parser
 
-    monkeypatch.setattr(L, "latent_regulariser", lambda z: z.sum() * float("nan"))
+    assert build_parser().parse_args(["--dataset", "digits", flag, "3"]).critic_steps == 3
+
+
+def test_a_diverging_run_saves_nothing_and_says_so(capsys, tmp_path, monkeypatch):
+    from core.method import losses
+
+    monkeypatch.setattr(losses, "latent_regulariser", lambda z: z.sum() * float("nan"))
     out = tmp_path / "never"
     assert cli_main(TRAIN + ["--out", str(out)]) == 1
     assert "nothing was saved" in capsys.readouterr().err
@@ -123,7 +132,7 @@ def test_a_csv_without_a_header_keeps_its_first_row_and_names_are_quoted(tmp_pat
 def test_scoring_a_csv_matches_its_header_to_the_models_feature_names(tmp_path, capsys):
     import pandas as pd
 
-    from core.checkpoint import CheckpointError
+    from core.checkpoints.store import CheckpointError
 
     rng = np.random.default_rng(0)
     names = ["TSH", "T3", "TT4", "T4U", "FTI", "age"]

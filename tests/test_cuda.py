@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from core import MirroredAE
-from core.config import make_config
-from core.networks import build_networks
-from core.train import Trainer
+from core.method.config import make_config
+from core.method.networks import build_networks
+from core.training.trainer import Trainer
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
 

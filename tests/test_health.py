@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from core import MirroredAE, health
-from core.config import make_config
-from core.networks import build_networks
+from core import MirroredAE
+from core.training import health
+from core.method.config import make_config
+from core.method.networks import build_networks
 
 
 class Const(torch.nn.Module):

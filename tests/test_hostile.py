@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from core.checkpoint import (CheckpointError, checkpoint_paths, delete_checkpoint, load_bytes_checkpoint,
+from core.checkpoints.store import (CheckpointError, checkpoint_paths, delete_checkpoint, load_bytes_checkpoint,
                              load_checkpoint, read_meta, rename_checkpoint)
-from core.manifest import list_folder, scan_folder, scan_folder_with_skips
-from core.sidecar import MAX_PARAMETERS, network_budget, validate_sidecar
-from core.config import make_config
+from core.checkpoints.manifest import list_folder, scan_folder, scan_folder_with_skips
+from core.checkpoints.sidecar import MAX_PARAMETERS, network_budget, validate_sidecar
+from core.method.config import make_config
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "checkpoints"
@@ -253,7 +253,7 @@ HUGE_SHAPE_SCRIPT = """
 import json, re, sys
 sys.path.insert(0, sys.argv[1])
 from core import MirroredAE
-from core.checkpoint import CheckpointError
+from core.checkpoints.store import CheckpointError
 def hwm():
     return int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1)) // 1024
 before = hwm()

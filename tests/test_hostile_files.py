@@ -302,7 +302,7 @@ class _Uploaded(io.BytesIO):
 
 
 def _stub_model(shape, input_range=None):
-    """What app.score_input.read_uploads reads of a model: its input shape, pixel range and scaler kind."""
+    """What app.score.uploads.read_uploads reads of a model: its input shape, pixel range and scaler kind."""
     from types import SimpleNamespace
 
     return SimpleNamespace(input_shape_=shape, config_=SimpleNamespace(input_range=input_range),
@@ -311,7 +311,7 @@ def _stub_model(shape, input_range=None):
 
 @pytest.mark.parametrize("case", sorted(NPY_CASES))
 def test_the_app_reads_the_bad_npy_cases_through_the_same_reader(case):
-    from app.score_input import problem_list, read_uploads
+    from app.score.uploads import problem_list, read_uploads
 
     data, match = NPY_CASES[case]
     X, names, problems, _ = read_uploads([_Uploaded("bad.npy", data), _Uploaded("good.npy", _npy(np.ones((2, 3))))],
@@ -322,7 +322,7 @@ def test_the_app_reads_the_bad_npy_cases_through_the_same_reader(case):
 
 
 def test_the_app_reads_hostile_images_and_archives_through_the_same_reader(bomb):
-    from app.score_input import problem_list, read_uploads
+    from app.score.uploads import problem_list, read_uploads
 
     files = [_Uploaded("bomb.zip", bomb.read_bytes()), _Uploaded("wide.png", png_claiming(5000, 5000)),
              _Uploaded("x.png", b"not an image"), _Uploaded("p.png", pickle.dumps([1])),

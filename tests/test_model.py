@@ -1,14 +1,15 @@
 """The estimator contract, checkpoints (untrusted input), input validation and the CLI."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from core import MirroredAE
-from core.checkpoint import CheckpointError, checkpoint_paths, load_bytes_checkpoint
-from core.config import PRESETS, make_config
-from core.networks import build_networks, count_parameters
+from core.checkpoints.store import CheckpointError, checkpoint_paths, load_bytes_checkpoint
+from core.method.config import PRESETS, make_config
+from core.method.networks import build_networks, count_parameters
 
 
 @pytest.fixture(scope="module")
@@ -193,14 +194,14 @@ def test_uploaded_pair_is_validated_and_nothing_bad_is_kept(tiny_model, tmp_path
 
 
 def test_atomic_save_leaves_no_partial_file(tiny_model, tmp_path, monkeypatch):
-    import core.checkpoint as C
+    from core.checkpoints import store
 
     def boom(*a, **k):
         raise OSError("disk full")
 
     tiny_model.save(tmp_path / "m")
     before = (tmp_path / "m.safetensors").read_bytes()
-    monkeypatch.setattr(C.os, "replace", boom)
+    monkeypatch.setattr(store.os, "replace", boom)
     with pytest.raises(OSError):
         tiny_model.save(tmp_path / "m")
     assert (tmp_path / "m.safetensors").read_bytes() == before
@@ -216,6 +217,38 @@ def test_upload_never_overwrites_an_existing_run(tiny_model, tmp_path):
     assert MirroredAE.load(second).input_shape_ == (1, 8, 8)
 
 
+SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints"
+
+
+def test_a_shipped_checkpoint_written_with_tfd_loads_with_critic_steps():
+    meta = json.loads((SHIPPED / "arrhythmia-call-m2.json").read_text())
+    assert meta["config"]["tfd"] == 5 and "critic_steps" not in meta["config"]  # written before the rename
+    model = MirroredAE.load(SHIPPED / "arrhythmia-call-m2", device="cpu")
+    assert model.config_.critic_steps == 5
+    assert model.make_config().critic_steps == 5
+
+
+def test_a_sidecar_with_tfd_loads_as_critic_steps_and_new_ones_write_critic_steps(tiny_model, tmp_path):
+    from core.checkpoints.sidecar import validate_config
+    from core.method.config import Config
+
+    weights = tiny_model.save(tmp_path / "m")
+    _, sidecar = checkpoint_paths(weights)
+    meta = json.loads(sidecar.read_text())
+    assert "critic_steps" in meta["config"] and "tfd" not in meta["config"] and "tfd" not in meta["params"]
+    meta["config"]["tfd"] = 5
+    del meta["config"]["critic_steps"]
+    meta["params"]["tfd"] = 5
+    del meta["params"]["critic_steps"]
+    sidecar.write_text(json.dumps(meta))
+    model = MirroredAE.load(weights, device="cpu")
+    assert model.config_.critic_steps == 5 and model.critic_steps == 5
+    assert validate_config(meta["config"]).critic_steps == 5
+    assert Config.from_dict(meta["config"]).critic_steps == 5
+    with pytest.raises(ValueError, match="tfd"):  # both names, disagreeing: refused rather than guessed
+        validate_config(dict(meta["config"], critic_steps=1))
+
+
 def test_mix_latents_checks_the_simplex():
     Z = np.eye(3, 4, dtype=np.float32)
     assert np.allclose(MirroredAE.mix_latents(Z, [0.5, 0.25, 0.25]), [[0.5, 0.25, 0.25, 0.0]])
@@ -229,7 +262,7 @@ def test_threads_apply_to_training_only(digits_split):
     before = torch.get_num_threads()
     seen = []
 
-    from core.train import Callback
+    from core.training.trainer import Callback
 
     class Probe(Callback):
         def on_step(self, info):
@@ -270,7 +303,7 @@ def test_every_preset_has_a_batch_independence_case():
 def test_a_samples_score_does_not_depend_on_the_rest_of_its_batch(preset):
     """Batch norm must run in eval mode when scoring (a known leak in GANomaly-style code): the score of a sample
     scored alone equals its score inside a batch of very different samples, whatever mode the networks were in."""
-    from core.scoring import SCORES, anomaly_scores, encode
+    from core.method.scoring import SCORES, anomaly_scores, encode
 
     torch.manual_seed(0)
     shape = _PRESET_SHAPES[preset]

@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from core.evaluation.baselines import (ABLATIONS, ALIASES, BASELINES, MeanDistance, make_method, parse_method,
-                                       sanity_siblings)
-from core.evaluation.peers import DEEP_PEERS, PEERS, PyODPeer
+from core.data.subsets import seeded_subset
+from core.evaluation.baselines import OCSVM, L2Autoencoder, MaesiDetector, MeanDistance, make_method
+from core.evaluation.methods import ABLATIONS, ALIASES, BASELINES, MAESI_SCORES, l2_twin, parse_method
+from core.evaluation.peers import DEEP_PEERS, PEERS, PYOD_VERSION, PyODPeer
+from core.evaluation.preprocess import Preprocess
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +70,6 @@ def test_the_cap_bounds_the_neighbour_peers_and_leaves_the_others_on_all_rows(sy
 def test_iforest_is_an_alias_of_pyod_iforest_with_the_same_forest(synthetic):
     from sklearn.ensemble import IsolationForest
 
-    from core.evaluation.preprocess import Preprocess
-
     X_train, X_test = synthetic
     assert ALIASES["iforest"] == "pyod-iforest"
     assert parse_method("iforest") == ("pyod-iforest", {})
@@ -108,22 +108,21 @@ def test_method_names_old_and_new_resolve():
         parse_method("pyod-knn@score=l2")  # settings are for maesi rows only
     with pytest.raises(ValueError):
         parse_method("maesi-3pt@score=l1")
-    from core.evaluation.baselines import MAESI_SCORES
-    from core.model import SCORES
+    from core.estimator import SCORES
 
     assert MAESI_SCORES == SCORES  # the name check's copy of the model's scores
 
 
-def test_every_maesi_row_has_an_l2_sibling_and_make_method_scores_it_by_l2():
-    assert sanity_siblings("maesi-3pt") == ["maesi-3pt@score=l2"]
-    assert sanity_siblings("maesi-2pt-noreg@lr=0.002") == ["maesi-2pt-noreg@lr=0.002@score=l2"]
-    assert sanity_siblings("maesi-3pt@score=latent_norm@epochs=5") == ["maesi-3pt@epochs=5@score=l2"]
-    assert sanity_siblings("maesi-3pt@score=l2") == [] and sanity_siblings("pyod-ecod") == []
+def test_every_feature_scored_maesi_row_has_an_l2_twin_and_make_method_scores_it_by_l2():
+    assert l2_twin("maesi-3pt") == "maesi-3pt@score=l2"
+    assert l2_twin("maesi-2pt-noreg@lr=0.002") == "maesi-2pt-noreg@lr=0.002@score=l2"
+    # a row scored otherwise, by L2 already or by the latent norm, has no twin; nor has a row that is not maesi
+    assert l2_twin("maesi-3pt@score=l2") is None and l2_twin("maesi-3pt@score=latent_norm@epochs=5") is None
+    assert l2_twin("pyod-ecod") is None and l2_twin("mean-distance") is None
     for row in ABLATIONS:
-        (sibling,) = sanity_siblings(row)
-        assert parse_method(sibling) == (row, {"score": "l2"})
+        assert parse_method(l2_twin(row)) == (row, {"score": "l2"})
     est = make_method("maesi-3pt@lr=0.002@score=l2", preset="thyroid", seed=0, epochs=1)
-    assert est.score == "l2" and est.model.lr == 0.002
+    assert isinstance(est, MaesiDetector) and est.score == "l2" and est.model.lr == 0.002
 
 
 def test_pyod_iforest_on_thyroid_is_near_the_issues_figure(shared_data):
@@ -149,11 +148,49 @@ def test_the_grids_auto_device_reaches_pyod_as_a_torch_device(synthetic):
 
 
 def test_a_chosen_row_already_scored_by_l2_has_no_twin(monkeypatch):
-    import core.evaluation.validation as validation
-    from core.evaluation.cells import l2_sibling
+    import core.evaluation.methods as methods
 
     chosen = {"thyroid": "profile=authors@scaling=zscore@score=l2", "arrhythmia": "profile=authors@score=feature"}
-    monkeypatch.setattr(validation, "chosen_settings", lambda dataset, *a: chosen[dataset])
-    assert l2_sibling("maesi-3pt@chosen", "thyroid") is None  # its own score is L2: a twin would repeat it
-    assert l2_sibling("maesi-3pt@chosen", "arrhythmia") == "maesi-3pt@chosen@score=l2"
-    assert l2_sibling("maesi-none@chosen@epochs=30", "thyroid") is None
+    monkeypatch.setattr(methods, "chosen_settings", lambda dataset, *a: chosen[dataset])
+    assert l2_twin("maesi-3pt@chosen", "thyroid") is None  # its own score is L2: a twin would repeat it
+    assert l2_twin("maesi-3pt@chosen", "arrhythmia") == "maesi-3pt@chosen@score=l2"
+    assert l2_twin("maesi-none@chosen@epochs=30", "thyroid") is None
+
+
+def test_the_pinned_pyod_is_the_one_whose_defaults_are_recorded():
+    from importlib.metadata import version
+
+    assert version("pyod") == PYOD_VERSION  # peers.py's table of defaults is read from this version
+
+
+def test_the_baselines_input_is_min_max_in_float64_and_pixels_over_their_range(synthetic):
+    X_train, X_test = synthetic
+    low, span = X_train.min(axis=0), X_train.max(axis=0) - X_train.min(axis=0)
+    pre = Preprocess().fit(X_train)
+    np.testing.assert_array_equal(pre.transform(X_test), (X_test - low) / span)  # bit for bit: float64 throughout
+    constant = np.hstack([X_train, np.ones((len(X_train), 1))])
+    assert (Preprocess().fit(constant).transform(constant)[:, -1] == 0).all()  # a constant column maps to 0
+    images = np.random.default_rng(2).integers(0, 17, size=(6, 1, 8, 8)).astype(np.uint8)
+    scaled = Preprocess((0, 16)).fit(images).transform(images)
+    np.testing.assert_array_equal(scaled, images.reshape(6, -1) / 16.0)
+
+
+def test_ocsvm_fits_on_the_harness_subset_of_its_cap(synthetic):
+    from sklearn.svm import OneClassSVM
+
+    X_train, X_test = synthetic
+    est = make_method("ocsvm", preset="thyroid", seed=4, ocsvm_cap=50).fit(X_train)
+    assert isinstance(est, OCSVM) and est.n_fit_ == 50
+    pre = Preprocess().fit(X_train)  # the scaling sees the whole training split, the SVM the subset
+    by_hand = OneClassSVM(kernel="rbf", gamma="scale", nu=0.1).fit(pre.transform(seeded_subset(X_train, 50, 4)))
+    np.testing.assert_array_equal(est.decision_function(X_test), -by_hand.decision_function(pre.transform(X_test)))
+
+
+def test_the_l2_autoencoder_scales_its_input_as_told(synthetic):
+    X_train, _ = synthetic
+    default = L2Autoencoder("thyroid", epochs=1).fit(X_train)
+    assert default.scaler_.kind == "minmax"  # the preset's scaling
+    zscored = L2Autoencoder("thyroid", epochs=1, scaling="zscore").fit(X_train)
+    assert zscored.scaler_.kind == "zscore"
+    np.testing.assert_allclose(zscored.scaler_.transform(X_train).mean(axis=0), 0, atol=1e-5)
+    assert zscored.config_.scaling == "zscore"

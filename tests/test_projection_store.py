@@ -3,7 +3,7 @@ written atomically), report their progress, and UMAP's warm-up runs once per pro
 import numpy as np
 import pytest
 
-from app import analysis, projection_store
+from app.shared import analysis, projection_store
 
 
 @pytest.fixture

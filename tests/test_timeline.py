@@ -4,7 +4,7 @@ import pytest
 
 from core import MirroredAE
 from core.evaluation.protocols import split_for
-from core.timeline import TimelineCallback, TimelineError, load_timeline, save_timeline, timeline_path
+from core.training.timeline import TimelineCallback, TimelineError, load_timeline, save_timeline, timeline_path
 
 
 def test_snapshots_are_taken_every_k_epochs_and_round_trip(tmp_path):

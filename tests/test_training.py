@@ -5,11 +5,11 @@ import math
 import pytest
 import torch
 
-from core import losses as L
-from core.config import make_config
-from core.networks import build_networks
-from core.scoring import anomaly_scores
-from core.train import Callback, ModelSelector, Trainer, TrainingDiverged
+from core.method import losses
+from core.method.config import make_config
+from core.method.networks import build_networks
+from core.method.scoring import anomaly_scores
+from core.training.trainer import Callback, ModelSelector, Trainer, TrainingDiverged
 
 
 def params(module):
@@ -76,9 +76,9 @@ def test_inter_critic_pairs_each_anchor_with_the_interpolant():
     trainer, nets = tiny_trainer(3)
     x = batch()
     fw = trainer.forward(x, with_grad=False)
-    out = trainer._inter_critic(x, fw, fw["x_int"])
+    out = trainer._inter_critic(x, fw, fw.x_int)
     i, j = 2, 5
-    direct = nets.d_inter(x[fw["idx"][i, j]][None], fw["x_int"][j][None])
+    direct = nets.d_inter(x[fw.idx[i, j]][None], fw.x_int[j][None])
     assert out.shape == (3, len(x))
     assert torch.allclose(out[i, j], direct[0], atol=1e-5)
 
@@ -114,16 +114,16 @@ def test_model_selector_keeps_the_smallest_feature_loss_from_its_start():
 
 def scripted_probe(monkeypatch, values):
     """Replace the trainer's per-epoch probe: its loss_feat follows `values`; the weights it saw are recorded."""
-    import core.health as H
+    from core.training import health
 
     scripted, states = iter(values), []
-    real = H.probe
+    real = health.probe
 
     def fake(nets_, X, initial, batch_size=1024):
         states.append({k: v.clone() for k, v in nets_.state_dict().items()})
         return dict(real(nets_, X, initial), loss_feat=next(scripted))
 
-    monkeypatch.setattr(H, "probe", fake)
+    monkeypatch.setattr(health, "probe", fake)
     return states
 
 
@@ -158,7 +158,7 @@ def test_nan_stops_training_with_a_clear_error_and_keeps_last_good_weights(monke
     trainer, nets = tiny_trainer(3, epochs=4, batch_size=8)
     X = batch(n=32)  # 4 steps per epoch
     calls = {"n": 0}
-    real = L.latent_regulariser
+    real = losses.latent_regulariser
 
     def poisoned(z):
         calls["n"] += 1
@@ -170,7 +170,7 @@ def test_nan_stops_training_with_a_clear_error_and_keeps_last_good_weights(monke
         def on_epoch(self, info):
             snapshots.append({k: v.clone() for k, v in nets.state_dict().items()})
 
-    monkeypatch.setattr(L, "latent_regulariser", poisoned)
+    monkeypatch.setattr(losses, "latent_regulariser", poisoned)
     with pytest.raises(TrainingDiverged, match=r"epoch 1, step 5: non-finite latent_reg") as err:
         trainer.fit(X, [Snap()])
     assert err.value.result.status == "diverged"
@@ -204,7 +204,7 @@ class CountingOptimizer:
 
 
 @pytest.mark.parametrize("profile,interpolation", [("authors", 3), ("authors", 0), ("paper", 3)])
-def test_each_batch_gets_exactly_tfd_critic_steps_then_one_eg_step(profile, interpolation):
+def test_each_batch_gets_exactly_its_critic_steps_then_one_eg_step(profile, interpolation):
     trainer, _ = tiny_trainer(interpolation, profile=profile, epochs=1, batch_size=8)
     log = []
     trainer.opt_d = CountingOptimizer(trainer.opt_d, "D", log)
@@ -219,10 +219,11 @@ def test_each_batch_gets_exactly_tfd_critic_steps_then_one_eg_step(profile, inte
 
     trainer.critic_step = critic_step
     trainer.fit(batch(n=24))  # 3 batches
-    tfd = 5 if profile == "authors" else 1
-    assert log == (["D"] * tfd + ["E", "G"]) * 3
+    critic_steps = 5 if profile == "authors" else 1
+    assert trainer.cfg.critic_steps == critic_steps
+    assert log == (["D"] * critic_steps + ["E", "G"]) * 3
     for b in range(3):  # every critic step of a batch saw that same batch
-        group = seen_batches[b * tfd:(b + 1) * tfd]
+        group = seen_batches[b * critic_steps:(b + 1) * critic_steps]
         assert all(torch.equal(group[0], x) for x in group)
 
 
@@ -233,7 +234,7 @@ def test_the_authors_critic_draws_fresh_simplex_weights_at_each_critic_step():
     real = trainer.critic_step
 
     def critic_step(x_, fw):
-        drawn.append(fw["alphas"].clone())
+        drawn.append(fw.alphas.clone())
         return real(x_, fw)
 
     trainer.critic_step = critic_step
@@ -243,21 +244,21 @@ def test_the_authors_critic_draws_fresh_simplex_weights_at_each_critic_step():
 
 def test_the_real_pair_term_pushes_d_inter_to_zero():
     d = torch.tensor([0.0, 0.0, 0.0])
-    assert L.real_pair_loss(d) == 0
-    assert L.real_pair_loss(torch.tensor([0.5, -0.5])) == pytest.approx(0.25)
+    assert losses.real_pair_loss(d) == 0
+    assert losses.real_pair_loss(torch.tensor([0.5, -0.5])) == pytest.approx(0.25)
     trainer, nets = tiny_trainer(3, profile="authors")
     x = batch()
     fw = trainer.forward(x, with_grad=False)
     _, parts = trainer._critic_loss(x, fw)
     with torch.no_grad():
-        x_hat = fw["x_hat"]
+        x_hat = fw.x_hat
         expected = (nets.d_inter(x, x_hat + 0.2 * (x - x_hat)) ** 2).mean()
     assert torch.allclose(parts["d_inter_real"], expected)
 
 
 def test_cyclic_anchors_never_repeat_a_sample_in_a_tuple():
     for n in (3, 7, 64, 65, 256):
-        idx = L.cyclic_anchor_indices(n, 3)
+        idx = losses.cyclic_anchor_indices(n, 3)
         assert all(len(set(idx[:, j].tolist())) == 3 for j in range(n))
         assert all(sorted(row.tolist()) == list(range(n)) for row in idx)
 

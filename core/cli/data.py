@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..data.dataset import DownloadError
-from ..data.download import download
-from ..data.files import FileCheck
-from ..data.paths import cache_dir, data_dir_origin
-from ..data.registry import DATASETS, verify
+from core.data.dataset import DownloadError
+from core.data.download import download
+from core.data.files import FileCheck
+from core.data.paths import cache_dir, data_dir_origin
+from core.data.registry import DATASETS, verify
 
 __all__ = ["main", "build_parser"]
 

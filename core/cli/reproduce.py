@@ -15,9 +15,9 @@ import argparse
 import shlex
 import sys
 
-from ..evaluation.baselines import ABLATIONS, BASELINES
-from ..evaluation.experiments import BUDGETS, EXPERIMENTS
-from . import args as A
+from core.evaluation.methods import ABLATIONS, BASELINES
+from core.evaluation.experiments import BUDGETS, EXPERIMENTS
+from core.cli import args as arg_types
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,8 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", default="quick", choices=sorted(BUDGETS),
                    help="paper = the preset's epochs and all training data; quick = CPU-sized reductions; "
                         "smoke = tests only")
-    p.add_argument("--seeds", type=A.positive_int, default=1, help="seeds 0..N-1 per cell (or see --seed-list)")
-    p.add_argument("--seed-list", type=A.nonnegative_int, nargs="+", default=None,
+    p.add_argument("--seeds", type=arg_types.positive_int, default=1, help="seeds 0..N-1 per cell (or see --seed-list)")
+    p.add_argument("--seed-list", type=arg_types.nonnegative_int, nargs="+", default=None,
                    help="explicit seeds (overrides --seeds); settings are chosen on 100-104, reported on 0-4")
     p.add_argument("--methods", nargs="+", default=None,
                    help="table rows to run (default: maesi-3pt in both profiles, PyOD's peers, ocsvm, pca, ae-l2 and "
@@ -47,15 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classes", nargs="+", default=None,
                    help="restrict image experiments to these classes (anomaly class; normal class for "
                         "fashion_mnist; config1..3 for coil100)")
-    p.add_argument("--epochs", type=A.positive_int, default=None, help="override the budget's epochs (deep models)")
-    p.add_argument("--max-train", type=A.positive_int, default=None,
+    p.add_argument("--epochs", type=arg_types.positive_int, default=None,
+                   help="override the budget's epochs (deep models)")
+    p.add_argument("--max-train", type=arg_types.positive_int, default=None,
                    help="override the budget's cap on training samples (a seeded subset)")
-    p.add_argument("--preset", default=None, help="override the dataset's preset (see core.config.PRESETS)")
-    p.add_argument("--device", type=A.device, default="auto",
+    p.add_argument("--preset", default=None, help="override the dataset's preset (see core.method.config.PRESETS)")
+    p.add_argument("--device", type=arg_types.device, default="auto",
                    help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps; checked on this machine. With "
                         "--executor ray, auto lets each worker take its own GPU (cells then ask Ray for one GPU "
                         "whenever the cluster has GPUs)")
-    p.add_argument("--threads", type=A.threads, default=1,
+    p.add_argument("--threads", type=arg_types.threads, default=1,
                    help="torch CPU threads (1 is fastest for these small networks and lets runs share a machine)")
     p.add_argument("--data-dir", default=None, help="dataset folder (default: $MAESI_DATA, then a per-user folder)")
     p.add_argument("--out", default="results", help="output folder for the tables; the cache is <out>/cache")
@@ -77,15 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    from ..config import PRESETS
-    from ..evaluation.grid import GridOptions, run_grid
+    from core.method.config import PRESETS
+    from core.evaluation.grid import GridOptions, run_grid
 
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.address and args.executor != "ray":
         parser.error("--address needs --executor ray")
     if args.executor == "ray" and not args.dry_run and not args.render_only:
-        from ..evaluation.executors import RayNotInstalled, import_ray
+        from core.evaluation.executors import RayNotInstalled, import_ray
 
         try:
             import_ray()  # a one-line error now, before any planning, when Ray is not installed

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import args as A
+from core.cli import args as arg_types
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,14 +21,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--score", choices=["feature", "l2", "latent_norm"], default=None,
                    help="default: the model's own score (which its threshold belongs to); feature = the paper's "
                         "D_recon feature distance; l2 = reconstruction error; latent_norm = ||E(x)||")
-    s.add_argument("--device", type=A.device, default="auto", help="auto, cpu, cuda or mps")
+    s.add_argument("--device", type=arg_types.device, default="auto", help="auto, cpu, cuda or mps")
     return s
 
 
 def main(argv: list[str]) -> int:
-    from ..data.readers import read_samples
-    from ..data.tables import scores_csv
-    from ..model import MirroredAE
+    from core.data.readers import read_samples
+    from core.data.tables import scores_csv
+    from core.estimator import MirroredAE
 
     args = build_parser().parse_args(argv)
     if args.output and Path(args.output).is_dir():
@@ -49,7 +49,7 @@ def main(argv: list[str]) -> int:
     labels = (scores > model.threshold_).astype(int) if own else None  # the threshold belongs to the model's score
     text = scores_csv(names, scores, labels)
     if args.output:
-        from ..checkpoint import atomic_write_bytes
+        from core.checkpoints.store import atomic_write_bytes
 
         atomic_write_bytes(Path(args.output), text.encode())
         print(f"wrote {len(scores)} scores to {args.output}")

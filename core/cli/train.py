@@ -7,10 +7,10 @@ import shlex
 import sys
 from pathlib import Path
 
-from ..config import PRESETS, PROFILES
-from ..data.registry import DATASETS
-from ..train import Callback
-from . import args as A
+from core.method.config import DEFAULT_PROFILE, PRESETS, PROFILES
+from core.data.registry import DATASETS
+from core.training.trainer import Callback
+from core.cli import args as arg_types
 
 
 class TqdmCallback(Callback):
@@ -37,7 +37,7 @@ class TqdmCallback(Callback):
 
 
 def _interpolation(value: str):
-    from ..config import parse_interpolation
+    from core.method.config import parse_interpolation
 
     try:
         return parse_interpolation(value)
@@ -58,43 +58,46 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--interpolation", type=_interpolation, default=3,
                    help="0 = none, 2 or 3 (or any m >= 2) = m-point simplex interpolation, acai = Berthelot et al.")
     t.add_argument("--profile", choices=list(PROFILES), default=None,
-                   help="paper = the paper's text; authors = what the authors' public code does (tfd 5 on the same "
-                        "batch, hinge + spectral norm, real-pair term, cyclic anchors, Xavier init); default paper")
+                   help="paper = the paper's text; authors = what the authors' public code does (5 critic steps on "
+                        "the same batch, hinge + spectral norm, real-pair term, cyclic anchors, Xavier init); "
+                        f"default {DEFAULT_PROFILE}")
     t.add_argument("--preset", choices=sorted(PRESETS), default=None,
                    help="architecture and hyper-parameters (default: the dataset's own preset, from the paper's tables)")
-    t.add_argument("--epochs", type=A.positive_int, default=None, help="training epochs (default: the preset's)")
-    t.add_argument("--lam", type=A.nonnegative_float, default=None,
+    t.add_argument("--epochs", type=arg_types.positive_int, default=None,
+                   help="training epochs (default: the preset's)")
+    t.add_argument("--lam", type=arg_types.nonnegative_float, default=None,
                    help="weight lambda of the interpolation loss (default: preset's)")
-    t.add_argument("--batch-size", type=A.positive_int, default=None, help="batch size (default: the preset's)")
-    t.add_argument("--lr", type=A.learning_rate, default=None,
+    t.add_argument("--batch-size", type=arg_types.positive_int, default=None, help="batch size (default: the preset's)")
+    t.add_argument("--lr", type=arg_types.learning_rate, default=None,
                    help="one learning rate for every optimiser (default: preset's)")
-    t.add_argument("--tfd", type=A.positive_int, default=None,
-                   help="critic steps on the same batch before each encoder/generator step (default: the profile's)")
+    t.add_argument("--critic-steps", "--tfd", dest="critic_steps", type=arg_types.positive_int, default=None,
+                   help="critic steps on the same batch before each encoder/generator step (default: the profile's; "
+                        "--tfd is its former name)")
     t.add_argument("--lipschitz", choices=["gp", "hinge-sn"], default=None,
                    help="how D_recon is kept Lipschitz: WGAN gradient penalty or hinge loss with spectral norm")
     t.add_argument("--alpha-sampler", choices=["authors", "dirichlet"], default=None,
                    help="simplex weights: the authors' scheme or uniform on the simplex")
     t.add_argument("--scaling", choices=["minmax", "zscore", "none"], default=None,
                    help="tabular features, fitted on the training normals (not in the paper; default: the preset's)")
-    t.add_argument("--recon-weight", type=A.nonnegative_float, default=None,
+    t.add_argument("--recon-weight", type=arg_types.nonnegative_float, default=None,
                    help="add W * ||x - G(E(x))||^2 to the E/G loss: a stabiliser NOT in the paper (default 0)")
     t.add_argument("--score", choices=["feature", "l2", "latent_norm"], default="feature",
                    help="the model's anomaly score and threshold: feature = the paper's D_recon feature distance; "
                         "l2 = reconstruction error (not the paper's); latent_norm = ||E(x)||")
     t.add_argument("--no-latent-reg", action="store_true", help="drop the latent regulariser R(E)")
-    t.add_argument("--max-train", type=A.positive_int, default=None,
+    t.add_argument("--max-train", type=arg_types.positive_int, default=None,
                    help="use at most this many training samples (a seeded subset; for quick CPU runs)")
-    t.add_argument("--seed", type=A.nonnegative_int, default=0,
+    t.add_argument("--seed", type=arg_types.nonnegative_int, default=0,
                    help="random seed (data split, initialisation, sampling)")
-    t.add_argument("--device", type=A.device, default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, "
-                                                                   "cuda:1, mps")
+    t.add_argument("--device", type=arg_types.device, default="auto",
+                   help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps")
     t.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CUDA")
     t.add_argument("--compile", action="store_true",
                    help="torch.compile the networks that support it (E, G, D_inter; D_recon without the gradient "
                         "penalty and spectral norm): for long GPU runs, the first steps pay the compilation")
     t.add_argument("--channels-last", action="store_true",
                    help="NHWC memory layout for image presets on CUDA (faster convolutions with --bf16)")
-    t.add_argument("--threads", type=A.threads, default=None,
+    t.add_argument("--threads", type=arg_types.threads, default=None,
                    help="CPU threads for training (default: torch's). Use 1 when other processes load the CPU: "
                         "small multi-threaded ops then slow down many times over")
     t.add_argument("--data-dir", default=None, help="dataset folder (default: $MAESI_DATA, then a per-user folder)")
@@ -104,11 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    from ..health import describe
-    from ..model import MirroredAE
-    from ..evaluation.runner import ProtocolRun
-    from ..train import TrainingDiverged
-    from ..data.registry import get_spec
+    from core.training.health import describe
+    from core.estimator import MirroredAE
+    from core.evaluation.runner import ProtocolRun
+    from core.training.trainer import TrainingDiverged
+    from core.data.registry import get_spec
 
     args = build_parser().parse_args(argv)
     spec = get_spec(args.dataset)
@@ -125,7 +128,8 @@ def main(argv: list[str]) -> int:
         raise ValueError(f"preset {args.preset!r} takes pixel values in {list(preset_range)}, but {args.dataset} "
                          f"holds them in {list(run.input_range)}; use {args.dataset}'s own preset {run.preset!r}")
     model = MirroredAE(preset=args.preset or run.preset, interpolation=args.interpolation, profile=args.profile,
-                       lam=args.lam, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, tfd=args.tfd,
+                       lam=args.lam, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                       critic_steps=args.critic_steps,
                        lipschitz=args.lipschitz, alpha_sampler=args.alpha_sampler, scaling=args.scaling,
                        recon_weight=args.recon_weight, score=args.score, latent_reg=not args.no_latent_reg,
                        contamination=run.contamination, device=args.device, bf16=args.bf16, seed=args.seed,
@@ -156,7 +160,7 @@ def main(argv: list[str]) -> int:
 
 def _check_out(out):
     """The checkpoint path, checked before any training (a bad name must not cost a finished run)."""
-    from ..checkpoint import check_run_name
+    from core.checkpoints.store import check_run_name
 
     if out is None:
         return None

@@ -14,11 +14,11 @@ Values are returned RAW: images in their stored range (`ds.input_range`), tables
 Scaling is the model's/protocol's job, fitted on training data only.
 """
 
-from .dataset import DataFileError, Dataset, DatasetNotFoundError, DownloadError
-from .download import download
-from .files import FileCheck, FileSpec
-from .paths import cache_dir, resolve_data_dir
-from .registry import DATASETS, DatasetSpec, load_dataset, verify
+from core.data.dataset import DataFileError, Dataset, DatasetNotFoundError, DownloadError
+from core.data.download import download
+from core.data.files import FileCheck, FileSpec
+from core.data.paths import cache_dir, resolve_data_dir
+from core.data.registry import DATASETS, DatasetSpec, load_dataset, verify
 
 __all__ = [
     "load_dataset", "DATASETS", "Dataset", "DatasetSpec", "resolve_data_dir", "cache_dir",

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Iterable, Union
 
-from .messages import plain
+from core.data.messages import plain
 
 __all__ = ["ArchiveError", "ZipLimits", "is_zip", "read_zip_members"]
 

@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .dataset import DataFileError, Dataset
-from .paths import cached_arrays
+from core.data.dataset import DataFileError, Dataset
+from core.data.paths import cached_arrays
 
 __all__ = ["CIFAR10_CLASSES", "load_binary", "load_jpeg_npz", "decode_jpeg_npz", "load_exact_subset"]
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .dataset import DataFileError, Dataset
-from .paths import cached_arrays
+from core.data.dataset import DataFileError, Dataset
+from core.data.paths import cached_arrays
 
 __all__ = ["load_coil100", "COIL_FOLDER", "COIL_ZIP"]
 

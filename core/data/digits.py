@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dataset import Dataset
+from core.data.dataset import Dataset
 
 __all__ = ["load_digits_dataset", "DIGITS_SEED", "DIGITS_TEST_SIZE"]
 

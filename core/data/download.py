@@ -21,10 +21,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .dataset import DownloadError
-from .files import FileCheck, FileSpec, check_file
-from .paths import data_dir_origin
-from .registry import get_spec
+from core.data.dataset import DownloadError
+from core.data.files import FileCheck, FileSpec, check_file
+from core.data.paths import data_dir_origin
+from core.data.registry import get_spec
 
 __all__ = ["download"]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import DataFileError, Dataset
+from core.data.dataset import DataFileError, Dataset
 
 __all__ = ["read_idx", "load_idx_dataset", "IDX_FILES", "MNIST_CLASSES", "FASHION_CLASSES"]
 

@@ -34,8 +34,8 @@ from typing import Any, Iterable
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .archive import ArchiveError, ZipLimits, is_zip, read_zip_members
-from .messages import Problem, plain
+from core.data.archive import ArchiveError, ZipLimits, is_zip, read_zip_members
+from core.data.messages import Problem, plain
 
 __all__ = ["images_from_files", "read_images", "image_files", "decode_image", "IMAGE_EXTENSIONS"]
 

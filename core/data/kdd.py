@@ -40,8 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import DataFileError, Dataset
-from .paths import cached_arrays, resolve_data_dir
+from core.data.dataset import DataFileError, Dataset
+from core.data.paths import cached_arrays, resolve_data_dir
 
 __all__ = ["read_names", "parse_kdd99", "encode_kdd99", "load_kdd99", "KDD_DATA", "KDD_NAMES",
            "ONE_HOT_COLUMNS", "BINARY_COLUMNS", "KDD99_WIDTH", "KDD99_ALAD_WIDTH"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import DataFileError, Dataset
+from core.data.dataset import DataFileError, Dataset
 
 __all__ = ["load_odds"]
 

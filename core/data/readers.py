@@ -25,10 +25,10 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from .archive import is_zip
-from .images import IMAGE_EXTENSIONS, read_images
-from .messages import Problem, plain
-from .tables import TableError, read_csv_table, read_npy_array
+from core.data.archive import is_zip
+from core.data.images import IMAGE_EXTENSIONS, read_images
+from core.data.messages import Problem, plain
+from core.data.tables import TableError, read_csv_table, read_npy_array
 
 __all__ = ["read_samples", "Problem", "MAX_BATCH_VALUES"]
 

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
 
-from . import cifar, coil, idx, kdd, odds
-from .dataset import Dataset, DatasetNotFoundError
-from .digits import load_digits_dataset
-from .files import FileCheck, FileSpec, check_file
-from .paths import data_dir_origin
+from core.data import cifar, coil, idx, kdd, odds
+from core.data.dataset import Dataset, DatasetNotFoundError
+from core.data.digits import load_digits_dataset
+from core.data.files import FileCheck, FileSpec, check_file
+from core.data.paths import data_dir_origin
 
 __all__ = ["DATASETS", "DatasetSpec", "Layout", "load_dataset", "verify"]
 
@@ -56,7 +56,7 @@ class DatasetSpec:
     layouts: tuple[Layout, ...]
     hint: str = ""                  # extra help for the "not found" message
     needs_data_dir: bool = True
-    preset: str = ""                # the core.config preset it trains with by default
+    preset: str = ""                # the core.method.config preset it trains with by default
     protocol: str = ""              # core.evaluation.protocols.PROTOCOLS: leave_one_out | one_class | tabular | coil
     experiment: str = ""            # the reproduction report (the paper's table) it belongs to
     class_names: tuple[str, ...] = ()  # the protocol's classes; () for tabular data (the anomalies are given)

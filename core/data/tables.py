@@ -24,7 +24,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .messages import plain
+from core.data.messages import plain
 
 __all__ = ["TableError", "read_csv_table", "read_npy_array", "scores_csv", "MAX_TABLE_BYTES"]
 

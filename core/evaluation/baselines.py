@@ -1,6 +1,6 @@
 """Baselines, peers, sanity rows and ablations, all with the same interface as `MirroredAE`: ``fit(X)`` on the raw
 training data, ``decision_function(X)`` on raw test data, higher = more anomalous. `make_method(name, ...)` builds
-the estimator behind a table row; `parse_method(name)` checks a row name.
+the estimator behind a table row (`core.evaluation.methods.parse_method(name)` checks a row name).
 
 Every non-maesi row sees the same input (`core.evaluation.preprocess.Preprocess`, fitted on the training data
 only): tabular data min-max scaled per feature, images flattened and divided by the top of their pixel range.
@@ -19,12 +19,13 @@ Methods (the names are the row names of the tables):
 ``ocsvm``              One-class SVM, RBF kernel, gamma "scale", nu 0.1, fitted on at most `ocsvm_cap` training
                        samples (a seeded subset): its cost grows quadratically with the training set
 ``pca``                PCA reconstruction error, with the components that explain 90% of the training variance
-``ae-l2``              an L2 autoencoder with the preset's encoder E and generator G (`core.networks`), trained with
-                       MSE and Adam (lr 1e-3, betas (0.9, 0.999)) for the same epochs and batch size as the preset;
-                       score = L2 reconstruction error
+``ae-l2``              an L2 autoencoder with the preset's encoder E and generator G (`core.method.networks`),
+                       trained with MSE and Adam (lr 1e-3, betas (0.9, 0.999)) for the same epochs and batch size as
+                       the preset, on the input scaled as the preset's model scales it; score = L2 reconstruction
+                       error
 ``mean-distance``      sanity row: Euclidean distance to the training mean in the model's scaling
-                       (`core.scaling.Scaler`: min-max to [0, 1] for tabular data, pixels to [-1, 1] for images), a
-                       detector that learned nothing beyond the mean
+                       (`core.method.scaling.Scaler`: min-max to [0, 1] for tabular data, pixels to [-1, 1] for
+                       images), a detector that learned nothing beyond the mean
 =====================  ============================================================================================
 
 Aliases: ``iforest`` = ``pyod-iforest``. Our scikit-learn `IsolationForest` row (100 trees, default
@@ -45,14 +46,7 @@ Hand-written rows kept beside PyOD, and why:
   networks, budget and batch size, with the paper's interpolation, critic and feature score taken away. PyOD's
   AutoEncoder is a different (64-32 MLP) network.
 
-A ``maesi-*`` name may carry settings after ``@``, each ``key=value``: ``maesi-3pt@profile=authors@lrx=10``. Keys:
-profile (paper|authors), scaling (minmax|zscore|none), lr (a learning rate for every optimiser), lrx (a multiple of
-the preset's learning rate), recon (the weight of the L2 reconstruction stabiliser), epochs, max_train (train on a
-seeded subset of at most this many samples), tfd, lam, alpha (authors|dirichlet), lipschitz (gp|hinge-sn), score
-(feature|l2|latent_norm); and ``@chosen``: the settings chosen on validation seeds for the dataset
-(`core.evaluation.validation`). Such rows are variants, never the faithful row, and their names say what differs.
-``@score=l2`` is the sanity sibling of a maesi row (`sanity_siblings`): the same row scored by its L2 reconstruction
-error instead of the paper's feature score; the grid records it from the same trained models.
+Row names, the settings a ``maesi-*`` name may carry and its L2 twin: `core.evaluation.methods`.
 """
 from __future__ import annotations
 
@@ -61,21 +55,10 @@ import time
 
 import numpy as np
 
-from .peers import CAPPED_PEERS, DEEP_PEERS, PEERS, PyODPeer
-from .preprocess import Preprocess
-
-MAESI_BASES = {"maesi-3pt": 3, "maesi-2pt": 2, "maesi-acai": "acai", "maesi-none": 0}
-OWN_BASELINES = ("ocsvm", "pca", "ae-l2")
-SANITY_ROWS = ("mean-distance",)
-# Every non-maesi row, in table order: the library's peers, our baselines, the sanity rows.
-BASELINES = PEERS + OWN_BASELINES + SANITY_ROWS
-ALIASES = {"iforest": "pyod-iforest"}
-ABLATIONS = tuple(b + s for b in ("maesi-3pt", "maesi-2pt", "maesi-acai", "maesi-none") for s in ("", "-noreg"))
-# The settings a maesi row name may carry after "@" (`key=value`), with the MirroredAE parameter each sets.
-VARIANT_KEYS = {"lr": float, "lrx": float, "epochs": int, "tfd": int, "lam": float, "alpha": str, "lipschitz": str,
-                "score": str, "profile": str, "scaling": str, "recon": float, "max_train": int}
-CHOSEN = "chosen"  # "@chosen": the settings chosen on validation seeds for the dataset (core.evaluation.validation)
-MAESI_SCORES = ("feature", "l2", "latent_norm")  # core.model.SCORES, without importing torch to check a name
+from core.data.subsets import seeded_subset
+from core.evaluation.methods import MAESI_BASES, NOREG, maesi_core, parse_method, resolved_settings
+from core.evaluation.peers import CAPPED_PEERS, PEERS, PyODPeer
+from core.evaluation.preprocess import Preprocess
 
 
 # ------------------------------------------------------------------ our baselines
@@ -105,8 +88,7 @@ class OCSVM(_Shallow):
     def _fit(self, X):
         from sklearn.svm import OneClassSVM
 
-        if len(X) > self.cap:
-            X = X[np.random.default_rng(self.seed).choice(len(X), self.cap, replace=False)]
+        X = seeded_subset(X, self.cap, self.seed)  # the rows every other capped row of this seed draws
         self.n_fit_ = len(X)
         self.model_ = OneClassSVM(kernel="rbf", gamma="scale", nu=self.nu, cache_size=500).fit(X)
 
@@ -130,9 +112,9 @@ class PCAReconstruction(_Shallow):
 
 
 class MeanDistance:
-    """Sanity row: ||s(x) - mean(s(X_train))||_2 with s the model's own scaling (`core.scaling.Scaler`: min-max to
-    [0, 1] for tabular data, fitted on the training data; pixels to [-1, 1] for images), so the distances are in the
-    units the maesi rows see. A method that does not beat it has learned nothing about the data beyond its mean."""
+    """Sanity row: ||s(x) - mean(s(X_train))||_2 with s the model's own scaling (`core.method.scaling.Scaler`: min-max
+    to [0, 1] for tabular data, fitted on the training data; pixels to [-1, 1] for images), so the distances are in
+    the units the maesi rows see. A method that does not beat it has learned nothing about the data beyond its mean."""
 
     def __init__(self, input_range=None):
         self.input_range = input_range  # None = tabular
@@ -142,11 +124,11 @@ class MeanDistance:
         return self.scaler_.transform(np.asarray(X)).reshape(len(X), -1).astype(np.float64)
 
     def fit(self, X, y=None):
-        from ..scaling import Scaler
+        from core.method.scaling import Scaler
 
         t0 = time.perf_counter()
         X = np.asarray(X)
-        self.scaler_ = Scaler.fit_minmax(X) if self.input_range is None else Scaler.for_images(self.input_range)
+        self.scaler_ = Scaler.fit(X, "minmax") if self.input_range is None else Scaler.for_images(self.input_range)
         self.mean_ = self._scaled(X).mean(axis=0)
         self.train_seconds_ = time.perf_counter() - t0
         return self
@@ -156,27 +138,29 @@ class MeanDistance:
 
 
 class L2Autoencoder:
-    """The preset's E and G (built by `core.networks.build_networks`), trained as a plain autoencoder with MSE and
-    Adam; score = ||x - G(E(x))||_2 in the model's units (images in [-1, 1], the range of G's tanh; tabular
-    min-max scaled to [0, 1])."""
+    """The preset's E and G (built by `core.method.networks.build_networks`), trained as a plain autoencoder with MSE
+    and Adam; score = ||x - G(E(x))||_2 in the model's units: its input is scaled by `core.method.scaling.scaler_for`,
+    as a `MirroredAE` of the same preset scales it (images in [-1, 1], the range of G's tanh; tabular data by
+    `scaling`, None = the preset's, min-max to [0, 1] for every tabular preset)."""
 
     def __init__(self, preset: str, epochs: int | None = None, lr: float = 1e-3, seed: int = 0,
-                 device: str = "cpu"):
+                 device: str = "cpu", scaling: str | None = None):
         self.preset, self.epochs, self.lr, self.seed, self.device = preset, epochs, lr, seed, device
+        self.scaling = scaling
 
     def fit(self, X, y=None):
         import torch
 
-        from ..config import make_config
-        from ..model import resolve_device
-        from ..networks import build_networks
-        from ..scaling import Scaler
+        from core.estimator import resolve_device
+        from core.method.config import make_config
+        from core.method.networks import build_networks
+        from core.method.scaling import scaler_for
 
         t0 = time.perf_counter()
-        cfg = make_config(self.preset, interpolation=0, epochs=self.epochs)
+        cfg = make_config(self.preset, interpolation=0, epochs=self.epochs, scaling=self.scaling)
         X = np.asarray(X)
         self.config_ = cfg
-        self.scaler_ = Scaler.for_images(cfg.input_range) if cfg.arch.family != "mlp" else Scaler.fit_minmax(X)
+        self.scaler_ = scaler_for(cfg, X)
         self.device_ = resolve_device(self.device)
         torch.manual_seed(self.seed)
         nets = build_networks(cfg, tuple(X.shape[1:]))
@@ -221,19 +205,19 @@ class L2Autoencoder:
 
 # ------------------------------------------------------------------ the mirrored AE and its variants
 
-class MaesiScorer:
-    """`MirroredAE` with its anomaly score (the paper's "feature" unless a variant says otherwise). A run that
-    diverges keeps its last good weights and is scored with them, with `training_status_` "diverged" and its
-    health verdict saying so."""
+class MaesiDetector:
+    """A `MirroredAE` behind the rows' interface, scored by the row's anomaly score (the paper's "feature" unless a
+    variant says otherwise). A run that diverges keeps its last good weights and is scored with them, with
+    `training_status_` "diverged" and its health verdict saying so."""
 
     def __init__(self, score: str = "feature", **params):
-        from ..model import MirroredAE
+        from core.estimator import MirroredAE
 
         self.score = score
         self.model = MirroredAE(score=score, **params)
 
     def fit(self, X, y=None):
-        from ..train import TrainingDiverged
+        from core.training.trainer import TrainingDiverged
 
         try:
             self.model.fit(X)
@@ -251,80 +235,16 @@ class MaesiScorer:
         return self.model.departures()
 
 
-def _maesi_core(base: str) -> str:
-    return base[:-len("-noreg")] if base.endswith("-noreg") else base
-
-
-def parse_method(name: str) -> tuple[str, dict]:
-    """'maesi-3pt-noreg@lr=2e-3' -> ('maesi-3pt-noreg', {'lr': 0.002}); an alias resolves to its row
-    ('iforest' -> ('pyod-iforest', {})). Raises ValueError for unknown names and settings."""
-    base, *parts = name.split("@")
-    base = ALIASES.get(base, base)
-    if _maesi_core(base) not in MAESI_BASES and base not in BASELINES:
-        raise ValueError(f"unknown method {name!r}: choose from {', '.join(ABLATIONS + BASELINES)} (aliases: "
-                         f"{', '.join(f'{a} = {b}' for a, b in ALIASES.items())}; maesi-* names may add "
-                         f"@key=value settings)")
-    if parts and base in BASELINES:
-        raise ValueError(f"{name!r}: @settings are only for maesi-* methods")
-    settings = {}
-    for p in parts:
-        if p == CHOSEN:
-            settings[CHOSEN] = True
-            continue
-        key, sep, value = p.partition("=")
-        if not sep or key not in VARIANT_KEYS:
-            raise ValueError(f"{name!r}: setting {p!r} must be key=value with key in {sorted(VARIANT_KEYS)}, "
-                             f"or {CHOSEN!r}")
-        try:
-            settings[key] = VARIANT_KEYS[key](value)
-        except ValueError:
-            raise ValueError(f"{name!r}: setting {p!r} has a value of the wrong type") from None
-    if settings.get("score", "feature") not in MAESI_SCORES:
-        raise ValueError(f"{name!r}: score must be one of {MAESI_SCORES}")
-    return base, settings
-
-
-def is_deep(name: str) -> bool:
-    """True for rows that train a neural network (the maesi rows, ae-l2 and PyOD's deep detectors)."""
-    base, _ = parse_method(name)
-    return base.startswith("maesi") or base == "ae-l2" or base in DEEP_PEERS
-
-
-def sanity_siblings(method: str) -> list[str]:
-    """The sanity rows that belong beside `method`: for a maesi row, the same row scored by L2 reconstruction
-    error ('maesi-3pt@lr=2e-3' -> ['maesi-3pt@lr=2e-3@score=l2']); none for other rows or a row already scored
-    by L2. (The per-dataset sanity row, `mean-distance`, is in SANITY_ROWS.)"""
-    base, settings = parse_method(method)
-    if _maesi_core(base) not in MAESI_BASES or settings.get("score") == "l2":
-        return []
-    kept = [p for p in method.split("@")[1:] if not p.startswith("score=")]
-    return ["@".join([method.split("@")[0], *kept, "score=l2"])]
-
-
-def resolved_settings(name: str, dataset: str | None = None) -> tuple[str, dict]:
-    """parse_method(name) with "@chosen" replaced by the settings chosen on validation seeds for `dataset`."""
-    base, settings = parse_method(name)
-    if settings.pop(CHOSEN, False):
-        from .validation import chosen_settings
-
-        if dataset is None:
-            raise ValueError(f"{name!r}: '@chosen' needs the dataset whose chosen settings to use")
-        chosen = chosen_settings(dataset)
-        # settings written in the name win over the chosen ones
-        settings = {**(parse_method("maesi-3pt@" + chosen)[1] if chosen else {}), **settings}
-    return base, settings
-
-
 def maesi_params(name: str, preset: str, dataset: str | None = None) -> tuple[str, dict]:
     """(score, MirroredAE parameters) of a maesi row name, with "@chosen" resolved for `dataset`."""
-    from ..config import PRESETS
+    from core.method.config import PRESETS
 
     base, settings = resolved_settings(name, dataset)
     lr = settings.get("lr")
     if "lrx" in settings:
         lr = settings["lrx"] * PRESETS[preset].opt_encoder.lr
-    params = dict(preset=preset, interpolation=MAESI_BASES[_maesi_core(base)], latent_reg=not base.endswith("-noreg"),
-                  lr=lr, tfd=settings.get("tfd"), lam=settings.get("lam"), alpha_sampler=settings.get("alpha"),
+    params = dict(preset=preset, interpolation=MAESI_BASES[maesi_core(base)], latent_reg=not base.endswith(NOREG),
+                  lr=lr, critic_steps=settings.get("tfd"), lam=settings.get("lam"), alpha_sampler=settings.get("alpha"),
                   # a row without "@profile=" is the paper's setting, whatever the library's default profile is
                   lipschitz=settings.get("lipschitz"), profile=settings.get("profile", "paper"),
                   scaling=settings.get("scaling"), recon_weight=settings.get("recon"), epochs=settings.get("epochs"))
@@ -338,7 +258,7 @@ def make_method(name: str, *, preset: str, input_range=None, seed: int = 0, epoc
     `ocsvm_cap` / `pyod_cap`: OCSVM / PyOD's AutoEncoder, VAE, DeepSVDD, LOF and KNN fit on at most this many training
     rows (seeded subsets; `pyod_cap` None = all). `contamination` sets the maesi rows' threshold only: the
     PyOD peers keep PyOD's 0.1, which changes no score. `dataset` resolves a maesi row's "@chosen"."""
-    base, settings = parse_method(name)
+    base = parse_method(name)[0]
     if base in PEERS:
         return PyODPeer(base, input_range, seed=seed, device=device,
                         train_cap=pyod_cap if base in CAPPED_PEERS else None)
@@ -352,4 +272,4 @@ def make_method(name: str, *, preset: str, input_range=None, seed: int = 0, epoc
         return L2Autoencoder(preset, epochs=epochs, seed=seed, device=device)
     score, params = maesi_params(name, preset, dataset)
     params["epochs"] = params["epochs"] or epochs
-    return MaesiScorer(score=score, contamination=contamination, device=device, seed=seed, **params)
+    return MaesiDetector(score=score, contamination=contamination, device=device, seed=seed, **params)

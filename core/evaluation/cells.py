@@ -1,23 +1,32 @@
-"""Cells of the reproduction grid and their store.
+"""Cells of the reproduction grid, how one is measured, and their store.
 
 A cell is (experiment, dataset, class, method, seed). A finished cell is one small JSON file under
 ``<cache>/<experiment>/<budget>/<dataset>/<class>/<method>/seed<k>.json`` (git-ignored), holding its metrics, its
-timings, the training health of maesi rows and a `spec` of everything its result depends on besides the code: a
-cached cell is reused only while its spec matches, so an interrupted or repeated grid resumes where it stopped.
+timings, the training health of maesi rows and its key (`cell_key`: everything its result depends on besides the
+code, stored under the record's historical field name "spec"): a cached cell is reused only while its key matches,
+so an interrupted or repeated grid resumes where it stopped.
 """
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..checkpoint import atomic_write_bytes, json_default
-from .baselines import CHOSEN, MAESI_BASES, is_deep, make_method, parse_method, resolved_settings
-from .experiments import Budget, Experiment, epochs_for, preset_for, resolve_budget
-from .metrics import METRICS
-from .runner import ProtocolRun
+from core.checkpoints.store import atomic_write_bytes, json_default
+from core.data.registry import get_spec
+from core.evaluation.baselines import make_method
+from core.evaluation.chosen import chosen_settings
+from core.evaluation.experiments import Budget, Experiment, epochs_for, preset_for, resolve_budget
+from core.evaluation.methods import CHOSEN, is_deep, is_maesi, l2_twin, parse_method
+from core.evaluation.metrics import METRICS
+from core.evaluation.peers import CAPPED_PEERS
+from core.evaluation.runner import ProtocolRun
 
 CACHE_VERSION = 2  # 2: maesi cells carry the training status and health
+# The record field that holds a cell's key. Its name predates `cell_key`; renaming it would make every cached
+# cell stale.
+KEY_FIELD = "spec"
 
 
 @dataclass(frozen=True)
@@ -34,42 +43,25 @@ class Cell:
         return cache / self.experiment / label / self.dataset / str(klass) / safe / f"seed{self.seed}.json"
 
 
-def cell_spec(cell: Cell, b: Budget, label: str) -> dict:
+def cell_key(cell: Cell, b: Budget, label: str) -> dict:
     """Everything the cell's result depends on besides the code: a cached cell is reused only if it matches."""
-    from ..data.registry import get_spec
-
     base, settings = parse_method(cell.method)
-    spec = {"version": CACHE_VERSION, "budget": label, "protocol": get_spec(cell.dataset).protocol,
-            "preset": preset_for(cell.dataset, b), "max_train": b.max_train}
+    key = {"version": CACHE_VERSION, "budget": label, "protocol": get_spec(cell.dataset).protocol,
+           "preset": preset_for(cell.dataset, b), "max_train": b.max_train}
     if is_deep(cell.method):
-        spec["epochs"] = settings.get("epochs", epochs_for(cell.dataset, b))
+        key["epochs"] = settings.get("epochs", epochs_for(cell.dataset, b))
     if base == "ocsvm":
-        spec["ocsvm_cap"] = b.ocsvm_cap
-    from .peers import CAPPED_PEERS
-
+        key["ocsvm_cap"] = b.ocsvm_cap
     if base in CAPPED_PEERS:
-        spec["pyod_cap"] = b.pyod_cap
+        key["pyod_cap"] = b.pyod_cap
     if settings.get(CHOSEN):
-        from .validation import chosen_settings
-
-        spec["chosen"] = chosen_settings(cell.dataset)  # a new choice invalidates the cell
-    return spec
+        key["chosen"] = chosen_settings(cell.dataset)  # a new choice invalidates the cell
+    return key
 
 
-def is_maesi(method: str) -> bool:
-    base = parse_method(method)[0]
-    return (base[:-len("-noreg")] if base.endswith("-noreg") else base) in MAESI_BASES
-
-
-def l2_sibling(method: str, dataset: str | None = None) -> str | None:
-    """The name under which a maesi row's L2-scored twin (the same trained model) is reported; None when the row
-    is scored by L2 already (given explicitly, or by `dataset`'s validation-chosen settings for an "@chosen" row)."""
-    if not is_maesi(method):
-        return None
-    settings = parse_method(method)[1]
-    if settings.get(CHOSEN) and dataset is not None:
-        settings = resolved_settings(method, dataset)[1]
-    return None if settings.get("score", "feature") != "feature" else method + "@score=l2"
+def is_cached(record: dict | None, cell: Cell, b: Budget, label: str) -> bool:
+    """Whether a stored record is the cell's result under the current budget definition (its key matches)."""
+    return record is not None and record.get(KEY_FIELD) == cell_key(cell, b, label)
 
 
 class DatasetCache:
@@ -81,7 +73,7 @@ class DatasetCache:
 
     def get(self, name: str):
         if name not in self._datasets:
-            from ..data import load_dataset
+            from core.data import load_dataset
 
             self._datasets[name] = load_dataset(name, data_dir=self.data_dir)
         return self._datasets[name]
@@ -95,8 +87,6 @@ def run_cell(cell: Cell, b: Budget, datasets: DatasetCache, device: str) -> dict
     run = ProtocolRun.prepare(cell.dataset, cell.anomaly_class, cell.seed, max_train=min(caps) if caps else None,
                               ds=ds)
     if is_maesi(cell.method) and parse_method(cell.method)[1].get(CHOSEN):
-        from .validation import chosen_settings
-
         if chosen_settings(cell.dataset) is None:
             raise ValueError(f"no settings have been chosen for {cell.dataset} on validation seeds yet "
                              "(results/validation/chosen.json)")
@@ -105,10 +95,26 @@ def run_cell(cell: Cell, b: Budget, datasets: DatasetCache, device: str) -> dict
                       device=device, ocsvm_cap=b.ocsvm_cap, pyod_cap=b.pyod_cap,
                       contamination=run.contamination, dataset=cell.dataset)
     # a maesi row also reports the same trained model scored by L2 reconstruction error (a sanity row)
-    out = run.fit_and_evaluate(est, extra_scores=("l2",) if l2_sibling(cell.method, cell.dataset) else ())
+    out = run.fit_and_evaluate(est, extra_scores=("l2",) if l2_twin(cell.method, cell.dataset) else ())
     if hasattr(est, "departures"):
         out["departures"] = est.departures()
     return out
+
+
+def measure(cell: Cell, b: Budget, datasets: DatasetCache, device: str) -> dict:
+    """One cell's measured record (every executor runs this); an exception is recorded, so one bad cell does not
+    stop the grid."""
+    t = time.perf_counter()
+    try:
+        rec = run_cell(cell, b, datasets, device)
+    except (KeyboardInterrupt, FileNotFoundError):
+        raise
+    except Exception as e:  # noqa: BLE001: --rerun-failed retries
+        rec = {"error": f"{type(e).__name__}: {e}"}
+    if rec.get("status") == "interrupted":  # the trainer caught the interrupt: the cell is not finished
+        raise KeyboardInterrupt
+    rec["seconds"] = time.perf_counter() - t
+    return rec
 
 
 # ------------------------------------------------------------------ environment
@@ -117,7 +123,7 @@ def versions() -> dict:
     """The checkpoints' version record plus scikit-learn, which the baselines use."""
     import sklearn
 
-    from ..checkpoint import versions as checkpoint_versions
+    from core.checkpoints.store import versions as checkpoint_versions
 
     return dict(checkpoint_versions(), sklearn=sklearn.__version__)
 
@@ -128,7 +134,7 @@ def device_description(device: str) -> str:
 
     import torch
 
-    from ..model import resolve_device
+    from core.estimator import resolve_device
 
     dev = resolve_device(device)
     if dev.type == "cuda":
@@ -155,7 +161,7 @@ def write_record(path: Path, record: dict) -> None:
 def collect_rows(exp: Experiment, cache: Path, label: str, budget: str | None = None,
                  overrides: dict | None = None) -> tuple[list[dict], list[dict]]:
     """(tidy rows, cell records) of every finished cell of the experiment and budget, sorted. With `budget`, cells
-    whose recorded spec no longer matches the current budget definition (stale cache) are left out."""
+    whose recorded key no longer matches the current budget definition (stale cache) are left out."""
     root = cache / exp.name / label
     rows, records = [], []
     for path in sorted(root.glob("*/*/*/seed*.json")):
@@ -164,13 +170,13 @@ def collect_rows(exp: Experiment, cache: Path, label: str, budget: str | None = 
             continue
         if budget is not None:
             cell = Cell(rec["experiment"], rec["dataset"], rec["anomaly_class"], rec["method"], rec["seed"])
-            if rec.get("spec") != cell_spec(cell, resolve_budget(budget, cell.dataset, overrides), label):
+            if not is_cached(rec, cell, resolve_budget(budget, cell.dataset, overrides), label):
                 continue
         records.append(rec)
         if rec.get("error"):
             continue
         measured = [(rec["method"], rec["metrics"])]
-        twin = l2_sibling(rec["method"], rec["dataset"]) if rec.get("metrics_l2") else None
+        twin = l2_twin(rec["method"], rec["dataset"]) if rec.get("metrics_l2") else None
         if twin:
             measured.append((twin, rec["metrics_l2"]))
         for method, metrics in measured:

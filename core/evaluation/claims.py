@@ -8,11 +8,17 @@ paper-setting row (``maesi-3pt``); picking the best row on the reported seeds wo
 * **partly**: it does not, but it is at or above the strongest peer of the same run (the best PyOD or classical
   row), or (Table 2's Thyroid, where the paper prints precision and recall only) one of the two is reached;
 * **no**: below the paper and below the strongest peer.
+
+Each answer is computed first (`paper_answers`, `interpolation_answers`, `peer_standings`, `miss_reason`), then
+worded (`claim_lines`, `comparison_lines`), so that what a report says is checked apart from how it says it.
 """
 from __future__ import annotations
 
-from .report_tables import Measured, is_maesi, is_twin
-from .baselines import parse_method
+from dataclasses import dataclass, field
+
+from core.evaluation.methods import is_maesi, is_twin, parse_method
+from core.evaluation.peers import DEEP_PEERS
+from core.evaluation.report_tables import Measured
 
 PAPER_CLAIMS = {  # experiment -> (metric, column class, what the paper claims, in words)
     "tabular": ("f1", "", "Table 2"),
@@ -49,109 +55,181 @@ def _fmt(stat: tuple) -> str:
     return f"{mu:.4f}" if n == 1 else f"{mu:.4f} ± {sd:.4f} ({n} seeds)"
 
 
-def _budget_words(meta: dict, dataset: str, row: str | None = None) -> str:
-    """The budget `row` ran at: the report's budget for `dataset`, with the row's own "@epochs=" / "@max_train="."""
+def row_budget(meta: dict, dataset: str, row: str | None = None) -> tuple[dict, dict]:
+    """(the budget `row` ran at, the part the row's own "@epochs=" / "@max_train=" set): the report's budget for
+    `dataset` (preset, epochs, max_train) with the row's own settings over it; ({}, {}) when the report has none."""
     b = dict(meta.get("budgets", {}).get(dataset) or {})
     if not b:
-        return f"Budget `{meta.get('budget', '?')}`"
+        return {}, {}
     own = {k: v for k, v in (parse_method(row)[1] if row else {}).items() if k in ("epochs", "max_train")}
-    b.update(own)
+    return {**b, **own}, own
+
+
+def _budget_words(meta: dict, dataset: str, row: str | None = None) -> str:
+    b, own = row_budget(meta, dataset, row)
+    if not b:
+        return f"Budget `{meta.get('budget', '?')}`"
     rows = "all training data" if b.get("max_train") is None else f"a seeded subset of {b['max_train']}"
     words = f"Budget `{meta.get('budget')}`: preset `{b['preset']}`, {b['epochs']} epochs, {rows}"
     return words + (f" (the row's own {' and '.join(f'{k}={v}' for k, v in own.items())})" if own else "")
 
 
-def claim_lines(m: Measured, experiment: str, meta: dict) -> list[str]:
-    """One line per claim of the paper that this report can answer."""
-    if experiment not in PAPER_CLAIMS:
+@dataclass(frozen=True)
+class PaperAnswer:
+    """One figure of the paper answered by a report's row."""
+
+    label: str  # where the paper claims it: "Table 5, mean over classes, fashion_mnist"
+    col: tuple  # the report's column (dataset, class)
+    metric: str
+    row: str  # the maesi row that answers (`answering_row`)
+    ours: tuple  # (mean, sd, n seeds) of `metric`
+    paper: float | None  # the paper's figure; None where it prints none (Table 2's Thyroid F1)
+    peer: tuple | None  # (name, mean) of the strongest peer of the same column; None when no peer ran
+    answer: str  # "yes" | "partly" | "no"
+    classes: tuple = ()  # a class mean over the classes the row ran only: those classes (the paper's mean too)
+    # where `paper` is None: (metric, our (mean, sd, n), the paper's figure, reached?) of what the paper prints
+    printed: tuple = ()
+
+
+def paper_answers(m: Measured, experiment: str) -> list[PaperAnswer]:
+    """Every claim of the paper that this report can answer, per dataset and column."""
+    if experiment not in PAPER_CLAIMS or answering_row(m) is None:
         return []
     metric, klass, where = PAPER_CLAIMS[experiment]
-    if answering_row(m) is None:
-        return []
     out = []
     for d in m.datasets:
-        for col in [c for c in m.cols if c[0] == d and (c[1] == klass or (klass == "" and c[1] not in ("mean",)))]:
+        for col in [c for c in m.cols if c[0] == d and (c[1] == klass or (klass == "" and c[1] != "mean"))]:
             row = answering_row(m, col, metric)
             if row is None and col[1] == "mean":
-                out += subset_mean_claim(m, d, metric, where, meta)
+                out += filter(None, [subset_mean_answer(m, d, metric, where)])
                 continue
-            others = [r for r in m.methods if r != row and not is_twin(r) and
-                      (r == "maesi-3pt" or r.startswith(("maesi-3pt@chosen", "maesi-3pt@profile=authors")))]
-            paper = m.pvals.get(("maesi-3pt", d, col[1], metric))
+            key = ("maesi-3pt", d, col[1], metric)
             ours = m.stat(row, col, metric)
-            if not ours[2] or (("maesi-3pt", d, col[1], metric) not in m.pvals):
+            if not ours[2] or key not in m.pvals:
                 continue
             peer = m.strongest_peer(col, metric)
-            context = "; ".join(filter(None, (f"`{r}` {_fmt(m.stat(r, col, metric))}" if m.stat(r, col, metric)[2]
-                                              else _partial_mean(m, r, row, col, metric) for r in others)))
-            peer_text = f"the strongest peer `{peer[0]}` {peer[1]:.4f}" if peer else "no peer ran"
             label = f"{where}, {d}" + (f" class {col[1]}" if col[1] not in ("", "mean") else "")
-            if paper in (None, ""):  # Table 2's Thyroid: only precision and recall are printed
-                parts, reached = [], 0
-                for x in ("precision", "recall"):
-                    p = m.pvals.get(("maesi-3pt", d, col[1], x))
-                    s = m.stat(row, col, x)
-                    if p not in (None, "") and s[2]:
-                        hit = s[0] >= float(p) - max(s[1], 0.005)
-                        reached += hit
-                        parts.append(f"{x} {s[0]:.4f} ± {s[1]:.4f} vs the paper's {float(p):.4f} "
-                                     f"({'reached' if hit else 'not reached'})")
-                answer = "yes" if reached == 2 else "partly" if reached or (peer and ours[0] >= peer[1]) else "no"
-                out.append(f"- **{label}** (the paper prints precision and recall, its F1 is missing): **{answer}**. "
-                           f"Our `{row}`: {', '.join(parts)}; F1 {_fmt(ours)} vs {peer_text}"
-                           + (f"; also {context}" if context else "") + f". {_budget_words(meta, d, row)}.")
-                continue
-            answer = verdict(ours, float(paper), peer)
-            out.append(f"- **{label}** ({metric.upper()} {float(paper):.4f} in the paper): **{answer}**. Our `{row}` "
-                       f"{_fmt(ours)}; {peer_text}" + (f"; also {context}" if context else "")
-                       + f". {_budget_words(meta, d, row)}.")
-    out += interpolation_claim(m, metric if experiment == "tabular" else "auc", klass, experiment)
+            if m.pvals[key] in (None, ""):
+                out.append(_printed_figures_answer(m, label, col, metric, row, ours, peer))
+            else:
+                paper = float(m.pvals[key])
+                out.append(PaperAnswer(label, col, metric, row, ours, paper, peer, verdict(ours, paper, peer)))
     return out
 
 
-def subset_mean_claim(m: Measured, d: str, metric: str, where: str, meta: dict) -> list[str]:
+def _printed_figures_answer(m: Measured, label: str, col: tuple, metric: str, row: str, ours: tuple,
+                            peer: tuple | None) -> PaperAnswer:
+    """Table 2's Thyroid, where the paper prints precision and recall only: yes when both are reached, partly when
+    one is or the row is at or above the strongest peer's `metric`."""
+    printed = []
+    for x in ("precision", "recall"):
+        p = m.pvals.get(("maesi-3pt", col[0], col[1], x))
+        s = m.stat(row, col, x)
+        if p not in (None, "") and s[2]:
+            printed.append((x, s, float(p), s[0] >= float(p) - max(s[1], 0.005)))
+    reached = sum(hit for *_, hit in printed)
+    answer = "yes" if reached == 2 else "partly" if reached or (peer and ours[0] >= peer[1]) else "no"
+    return PaperAnswer(label, col, metric, row, ours, None, peer, answer, printed=tuple(printed))
+
+
+def subset_mean_answer(m: Measured, d: str, metric: str, where: str) -> PaperAnswer | None:
     """A mean claim when the answering row ran only some classes (CIFAR-10 on a CPU): our mean, the paper's and the
     strongest peer's, each over the same classes."""
     row = answering_row(m)
     ran = m.classes_run(row, d, metric)
     published = [m.pvals.get(("maesi-3pt", d, k, metric)) for k in ran]
     if not ran or any(p in (None, "") for p in published):
-        return []
+        return None
     paper = sum(float(p) for p in published) / len(ran)
     ours = m.stat(row, (d, "mean"), metric, ran)
     peer = m.strongest_peer((d, "mean"), metric, ran)
-    peer_text = f"the strongest peer `{peer[0]}` {peer[1]:.4f}" if peer else "no peer ran"
-    return [f"- **{where}, {d}**, over the {len(ran)} of {len(m.classes(d))} classes run ({', '.join(ran)}; "
-            f"{metric.upper()} {paper:.4f} in the paper over the same classes): **{verdict(ours, paper, peer)}**. Our "
-            f"`{row}` {_fmt(ours)}; {peer_text}. {_budget_words(meta, d, row)}."]
+    return PaperAnswer(f"{where}, {d}", (d, "mean"), metric, row, ours, paper, peer, verdict(ours, paper, peer),
+                       classes=tuple(ran))
 
 
-def _partial_mean(m: Measured, row: str, ref: str, col: tuple, metric: str) -> str:
-    """A row that ran on only some classes of a "mean" column: its mean over those classes beside the answering
-    row's over the same ones (a mean over all classes would mix different class sets), else nothing."""
+def claim_lines(m: Measured, experiment: str, meta: dict) -> list[str]:
+    """One line per claim of the paper that this report can answer."""
+    out = [_answer_line(m, a, meta) for a in paper_answers(m, experiment)]
+    if experiment in PAPER_CLAIMS and answering_row(m) is not None:
+        metric, klass, _ = PAPER_CLAIMS[experiment]
+        out += [_interpolation_line(a, experiment) for a in
+                interpolation_answers(m, metric if experiment == "tabular" else "auc", klass)]
+    return out
+
+
+def _answer_line(m: Measured, a: PaperAnswer, meta: dict) -> str:
+    d = a.col[0]
+    peer_text = f"the strongest peer `{a.peer[0]}` {a.peer[1]:.4f}" if a.peer else "no peer ran"
+    budget = _budget_words(meta, d, a.row)
+    if a.classes:
+        return (f"- **{a.label}**, over the {len(a.classes)} of {len(m.classes(d))} classes run "
+                f"({', '.join(a.classes)}; {a.metric.upper()} {a.paper:.4f} in the paper over the same classes): "
+                f"**{a.answer}**. Our `{a.row}` {_fmt(a.ours)}; {peer_text}. {budget}.")
+    others = [r for r in m.methods if r != a.row and not is_twin(r) and
+              (r == "maesi-3pt" or r.startswith(("maesi-3pt@chosen", "maesi-3pt@profile=authors")))]
+    context = "; ".join(filter(None, (f"`{r}` {_fmt(m.stat(r, a.col, a.metric))}" if m.stat(r, a.col, a.metric)[2]
+                                      else _partial_mean_text(m, r, a.row, a.col, a.metric) for r in others)))
+    also = f"; also {context}" if context else ""
+    if a.paper is None:
+        parts = [f"{x} {s[0]:.4f} ± {s[1]:.4f} vs the paper's {p:.4f} ({'reached' if hit else 'not reached'})"
+                 for x, s, p, hit in a.printed]
+        return (f"- **{a.label}** (the paper prints precision and recall, its F1 is missing): **{a.answer}**. "
+                f"Our `{a.row}`: {', '.join(parts)}; F1 {_fmt(a.ours)} vs {peer_text}{also}. {budget}.")
+    return (f"- **{a.label}** ({a.metric.upper()} {a.paper:.4f} in the paper): **{a.answer}**. Our `{a.row}` "
+            f"{_fmt(a.ours)}; {peer_text}{also}. {budget}.")
+
+
+def partial_mean(m: Measured, row: str, ref: str, col: tuple, metric: str) -> tuple | None:
+    """A row that ran on only some classes of a "mean" column: (those classes, its mean over them, the answering
+    row `ref`'s mean over the same ones), since a mean over all classes would mix different class sets; None for
+    another column or when `ref` ran none of them."""
     d, k = col
     if k != "mean":
-        return ""
+        return None
     ran = m.classes_run(row, d, metric)
     mine, theirs = m.stat(row, col, metric, ran), m.stat(ref, col, metric, ran)
     if not theirs[2]:  # also when the row ran no class
+        return None
+    return tuple(ran), mine[0], theirs[0]
+
+
+def _partial_mean_text(m: Measured, row: str, ref: str, col: tuple, metric: str) -> str:
+    found = partial_mean(m, row, ref, col, metric)
+    if found is None:
         return ""
-    return (f"`{row}` ran on {len(ran)} of {len(m.classes(d))} classes ({', '.join(ran)}): mean {mine[0]:.4f} "
-            f"there, against `{ref}` {theirs[0]:.4f} on the same classes")
+    ran, mine, theirs = found
+    return (f"`{row}` ran on {len(ran)} of {len(m.classes(col[0]))} classes ({', '.join(ran)}): mean {mine:.4f} "
+            f"there, against `{ref}` {theirs:.4f} on the same classes")
 
 
-def interpolation_claim(m: Measured, metric: str, klass: str, experiment: str = "") -> list[str]:
+@dataclass(frozen=True)
+class InterpolationAnswer:
+    """Fig. 5's claim at one setting (the rows `maesi-*@<suffix>`): 3-point and 2-point against no interpolation."""
+
+    suffix: str  # the settings the three rows share ("" = the paper's)
+    metric: str
+    means: dict = field(default_factory=dict)  # dataset -> {"maesi-3pt" | "maesi-2pt" | "maesi-none": mean}
+    classes: dict = field(default_factory=dict)  # dataset -> the classes of a class mean that not all rows ran
+    wins: int = 0  # comparisons with no interpolation that are higher
+    total: int = 0
+    one_seed: bool = False  # every mean is over one seed: no spread measured
+
+    @property
+    def answer(self) -> str:
+        return "yes" if self.wins == self.total else "partly" if self.wins else "no"
+
+
+def interpolation_answers(m: Measured, metric: str, klass: str) -> list[InterpolationAnswer]:
     """Fig. 5: "interpolation improves AUC": 3-point and 2-point against no interpolation, same settings (for a
     class mean, over the classes all three rows ran)."""
     suffixes = sorted({"@".join(r.split("@")[1:]) for r in m.methods if is_maesi(r) and not is_twin(r)
                        and parse_method(r)[0] == "maesi-none"})
-    where = "" if experiment in ("cifar10", "ablation") else "; the paper's Fig. 5 measures it on CIFAR-10"
     out = []
     for suffix in suffixes:
         name = {b: b + (f"@{suffix}" if suffix else "") for b in ABLATION_BASES}
         if not all(n in m.methods for n in name.values()):
             continue
-        per_dataset, wins, total, seeds = [], 0, 0, set()
+        means, classes, seeds = {}, {}, set()
         for d in m.datasets:
             col = next((c for c in m.cols if c[0] == d and (c[1] == klass or klass == "")), None)
             ran = ([k for k in m.classes(d) if all(m.stat(n, (d, k), metric)[2] for n in name.values())]
@@ -160,30 +238,52 @@ def interpolation_claim(m: Measured, metric: str, klass: str, experiment: str = 
             if not stats or not all(s[2] for s in stats.values()):
                 continue
             seeds |= {st[2] for st in stats.values()}
-            none = stats["maesi-none"][0]
-            better = [b for b in ("maesi-3pt", "maesi-2pt") if stats[b][0] > none]
-            wins += len(better)
-            total += 2
-            over = (f" (mean over classes {', '.join(ran)})" if ran is not None and len(ran) < len(m.classes(d))
-                    else "")
-            per_dataset.append(f"{d}{over}: 3-point {stats['maesi-3pt'][0]:.4f}, 2-point "
-                               f"{stats['maesi-2pt'][0]:.4f}, none {none:.4f}")
-        if not total:
+            means[d] = {b: st[0] for b, st in stats.items()}
+            if ran is not None and len(ran) < len(m.classes(d)):
+                classes[d] = tuple(ran)
+        wins = sum(ms[b] > ms["maesi-none"] for ms in means.values() for b in ("maesi-3pt", "maesi-2pt"))
+        if means:
+            out.append(InterpolationAnswer(suffix, metric, means, classes, wins, 2 * len(means), seeds == {1}))
+    return out
+
+
+def _interpolation_line(a: InterpolationAnswer, experiment: str) -> str:
+    where = "" if experiment in ("cifar10", "ablation") else "; the paper's Fig. 5 measures it on CIFAR-10"
+    per_dataset = []
+    for d, ms in a.means.items():
+        over = f" (mean over classes {', '.join(a.classes[d])})" if d in a.classes else ""
+        per_dataset.append(f"{d}{over}: 3-point {ms['maesi-3pt']:.4f}, 2-point {ms['maesi-2pt']:.4f}, "
+                           f"none {ms['maesi-none']:.4f}")
+    return (f"- **Fig. 5, interpolation improves the result** (rows `maesi-*{'@' + a.suffix if a.suffix else ''}`, "
+            f"{a.metric.upper()}{where}): **{a.answer}**, {a.wins} of {a.total} comparisons with no interpolation "
+            f"are higher. " + "; ".join(per_dataset) + ". "
+            + ("One seed: the spread is not measured, so small differences may be noise." if a.one_seed
+               else "Differences smaller than the seeds' spread are noise."))
+IFOREST_ROWS = ("pyod-iforest", "iforest")  # a forest is matched within one sd; every other peer must be beaten
+
+
+def peer_standings(m: Measured, row: str, col: tuple, metric: str) -> list[tuple[str, tuple, str, bool]]:
+    """The answering row against every PyOD deep detector, IForest and PCA that ran: (peer, its (mean, sd, n),
+    where we stand, missed?). Against a forest: "at or above", "within one sd of" or "BELOW" (missed); against the
+    others: "above" or "NOT above" (missed)."""
+    ours = m.stat(row, col, metric)[0]
+    out = []
+    for peer in [p for p in (*DEEP_PEERS, *IFOREST_ROWS, "pca") if p in m.methods]:
+        s = m.stat(peer, col, metric)
+        if not s[2]:
             continue
-        answer = "yes" if wins == total else "partly" if wins else "no"
-        out.append(f"- **Fig. 5, interpolation improves the result** (rows `maesi-*{'@' + suffix if suffix else ''}`, "
-                   f"{metric.upper()}{where}): **{answer}**, {wins} of {total} comparisons with no interpolation "
-                   f"are higher. " + "; ".join(per_dataset) + ". "
-                   + ("One seed: the spread is not measured, so small differences may be noise." if seeds == {1}
-                      else "Differences smaller than the seeds' spread are noise."))
+        if peer in IFOREST_ROWS:
+            within = abs(ours - s[0]) <= s[1] or ours >= s[0]
+            out.append((peer, s, "at or above" if ours >= s[0] else "within one sd of" if within else "BELOW",
+                        not within))
+        else:
+            out.append((peer, s, "above" if ours > s[0] else "NOT above", ours <= s[0]))
     return out
 
 
 def comparison_lines(m: Measured, experiment: str, chosen: dict | None = None) -> list[str]:
     """The issue's goals, measured: the answering row against every PyOD deep detector and IForest. Where a
     validation-chosen row misses one, `chosen` (the report's chosen settings, with their validation log) says why."""
-    from .peers import DEEP_PEERS
-
     metric, klass, _ = PAPER_CLAIMS.get(experiment, ("auc", "mean", ""))
     out = []
     for d in m.datasets:
@@ -191,44 +291,46 @@ def comparison_lines(m: Measured, experiment: str, chosen: dict | None = None) -
         row = answering_row(m, col, metric) if col else None
         if row is None:
             continue
-        ours = m.stat(row, col, metric)
-        parts, missed = [], []
-        for peer in [p for p in (*DEEP_PEERS, "pyod-iforest", "iforest", "pca") if p in m.methods]:
-            s = m.stat(peer, col, metric)
-            if not s[2]:
-                continue
-            if peer in ("pyod-iforest", "iforest"):
-                within = abs(ours[0] - s[0]) <= s[1] or ours[0] >= s[0]
-                if not within:
-                    missed.append(peer)
-                parts.append(f"{'at or above' if ours[0] >= s[0] else 'within one sd of' if within else 'BELOW'} "
-                             f"`{peer}` {s[0]:.4f} ± {s[1]:.4f}")
-            else:
-                parts.append(f"{'above' if ours[0] > s[0] else 'NOT above'} `{peer}` {s[0]:.4f}")
-                if ours[0] <= s[0]:
-                    missed.append(peer)
+        standings = peer_standings(m, row, col, metric)
+        parts = [f"{where} `{peer}` {s[0]:.4f}" + (f" ± {s[1]:.4f}" if peer in IFOREST_ROWS else "")
+                 for peer, s, where, _ in standings]
+        missed = [peer for peer, *_, miss in standings if miss]
         why = _why_missed(missed, (chosen or {}).get(d), metric) if missed and "@chosen" in row else ""
-        out.append(f"- {d}: `{row}` {metric.upper()} {ours[0]:.4f} — " + "; ".join(parts) + why)
+        out.append(f"- {d}: `{row}` {metric.upper()} {m.stat(row, col, metric)[0]:.4f} — " + "; ".join(parts) + why)
     return out
 
 
+def miss_reason(peer: str, chosen: dict) -> str:
+    """Why a validation-chosen row misses `peer`, from what the search met on the validation splits
+    (`chosen["validation_log"]`): "not run" there; "no setting beats it" (the best searched setting scored below
+    it there too); "not chosen" (one setting beat it, but the health rule chose another); or "did not carry over"
+    (the chosen setting beat it on the validation splits, not on the reported ones)."""
+    log = chosen["validation_log"]
+    peers, best = log["peers"], log["best"]
+    if peer not in peers:
+        return "not run"
+    if best[1] < peers[peer][0]:
+        return "no setting beats it"
+    if chosen["mean"] < peers[peer][0]:
+        return "not chosen"
+    return "did not carry over"
+
+
 def _why_missed(missed: list[str], chosen: dict | None, metric: str) -> str:
-    """Why a validation-chosen row misses a peer, from what the search met on the validation splits: no searched
-    setting reached the peer there either; or only one the health rule did not choose; or the chosen one did, and
-    the margin did not carry over to the reported splits."""
     log = (chosen or {}).get("validation_log") or {}
     peers, best = log.get("peers", {}), log.get("best")
     if not best:
         return ""
     parts = []
     for peer in missed:
-        if peer not in peers:
+        reason = miss_reason(peer, chosen)
+        if reason == "not run":
             parts.append(f"`{peer}` was not run on the validation seeds")
-        elif best[1] < peers[peer][0]:
+        elif reason == "no setting beats it":
             parts.append(f"the search found no setting that beats `{peer}`: on the validation seeds the best of the "
                          f"{log['searched']} maesi settings searched (`{best[0]}`) scored {metric.upper()} "
                          f"{best[1]:.4f} ± {best[2]:.4f} against its {peers[peer][0]:.4f} ± {peers[peer][1]:.4f}")
-        elif chosen["mean"] < peers[peer][0]:
+        elif reason == "not chosen":
             parts.append(f"on the validation seeds `{best[0]}` scored {metric.upper()} {best[1]:.4f} against "
                          f"`{peer}` {peers[peer][0]:.4f}, but the choice prefers settings healthy on most seeds and "
                          f"the chosen one scored {chosen['mean']:.4f}")

@@ -1,7 +1,7 @@
 """Executors that run the reproduction grid's cells elsewhere than in the driver process: `run_ray` spreads them over
 a Ray cluster (or a Ray started on this machine). Same contract as `grid.run_local`: yield (cell, measured record)
 in any order; the driver (grid.run_grid) alone writes the cell store and the report, so runs stay resumable and a
-cell's numbers are those of the local executor (each worker runs `grid.measure`, the same code path).
+cell's numbers are those of the local executor (each worker runs `cells.measure`, the same code path).
 
 Ray is optional: `pip install -r requirements-ray.txt`.
 """
@@ -34,8 +34,7 @@ def measure_cell(cell, budget, data_dir, device: str, threads: int) -> dict:
     """A cell's measured record, computed in a Ray worker (one torch thread per CPU it was given)."""
     import torch
 
-    from .cells import DatasetCache, device_description
-    from .grid import measure
+    from core.evaluation.cells import DatasetCache, device_description, measure
 
     torch.set_num_threads(max(1, threads))
     datasets = _worker_datasets.setdefault(str(data_dir), DatasetCache(data_dir))
@@ -60,8 +59,8 @@ def _start(ray, opts) -> bool:
 
 def _check_data_here(todo, opts) -> None:
     """Fail before any training when a dataset's files are missing (only checkable for a Ray on this machine)."""
-    from ..data import load_dataset
-    from ..data.registry import get_spec
+    from core.data import load_dataset
+    from core.data.registry import get_spec
 
     for name in dict.fromkeys(c.dataset for c, _ in todo):
         if not get_spec(name).is_present(opts.data_dir):

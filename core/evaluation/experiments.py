@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from core.evaluation.methods import ABLATIONS
+
 # Every report's default rows: the paper's setting and the authors' profile of the 3-point model (each cell also
 # reports its L2-scored twin), PyOD's peers, our classical baselines and the distance-to-the-mean sanity row.
 DEFAULT_METHODS = ("maesi-3pt", "maesi-3pt@profile=authors", "pyod-autoencoder", "pyod-vae", "pyod-deepsvdd",
@@ -39,8 +41,7 @@ TITLES = {
 
 
 def _experiments() -> dict[str, Experiment]:
-    from ..data.registry import DATASETS
-    from .baselines import ABLATIONS
+    from core.data.registry import DATASETS
 
     grouped: dict[str, list[str]] = {}
     for name, spec in DATASETS.items():
@@ -56,7 +57,7 @@ EXPERIMENTS = _experiments()
 
 def datasets_allowed(exp: Experiment) -> set[str]:
     """The datasets an experiment may run: its own, their partial copies, and any dataset for the ablation."""
-    from ..data.registry import DATASETS
+    from core.data.registry import DATASETS
 
     if exp.name == "ablation":
         return set(DATASETS)
@@ -85,12 +86,12 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         # (at 10 epochs, 780 steps, the 3-point model's feature score was still inverted: AUC 0.05).
         "kdd99": Budget(epochs=30, max_train=20000, ocsvm_cap=5000, pyod_cap=20000),
         "digits": Budget(epochs=20),
-        # the narrow Table 2 variant (core.config's mnist_small), a seeded 5k subset, 6 epochs: ~117 steps of
+        # the narrow Table 2 variant (core.method.config's mnist_small), a seeded 5k subset, 6 epochs: ~117 steps of
         # ~1.4 s each on one CPU thread, about 3 minutes per class.
         "mnist": Budget(epochs=6, max_train=5000, preset="mnist_small", ocsvm_cap=5000),
         "fashion_mnist": Budget(epochs=6, max_train=5000, preset="mnist_small", ocsvm_cap=5000),
         # the paper's CIFAR-10 networks take about a minute per 64-image step on one CPU thread: the quarter-width
-        # preset (core.config's cifar10_small), a seeded 1k subset and 5 epochs (~80 steps of ~8 s)
+        # preset (core.method.config's cifar10_small), a seeded 1k subset and 5 epochs (~80 steps of ~8 s)
         "cifar10": Budget(epochs=5, max_train=1000, preset="cifar10_small", ocsvm_cap=5000),
         "cifar10_exact": Budget(epochs=5, max_train=1000, preset="cifar10_small", ocsvm_cap=5000),
         "coil100": Budget(epochs=20, ocsvm_cap=5000),
@@ -112,21 +113,21 @@ def budget_label(budget: str, overrides: dict) -> str:
 
 
 def preset_for(dataset: str, b: Budget) -> str:
-    from ..data.registry import get_spec
+    from core.data.registry import get_spec
 
     return b.preset or get_spec(dataset).preset
 
 
 def epochs_for(dataset: str, b: Budget) -> int:
-    from ..config import PRESETS
+    from core.method.config import PRESETS
 
     return b.epochs or PRESETS[preset_for(dataset, b)].epochs
 
 
 def classes_of(dataset: str, requested=None) -> list[str]:
     """The grid's class column values of a dataset ("" for tabular data), optionally restricted to `requested`."""
-    from ..data.registry import get_spec
-    from .protocols import resolve_class
+    from core.data.registry import get_spec
+    from core.evaluation.protocols import resolve_class
 
     spec = get_spec(dataset)
     if spec.protocol == "tabular":

@@ -13,11 +13,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
-from .baselines import parse_method
-from .cells import Cell, DatasetCache, cell_spec, device_description, read_record, run_cell, versions, write_record
-from .executors import run_ray
-from .experiments import EXPERIMENTS, Budget, Experiment, budget_label, classes_of, datasets_allowed, resolve_budget
-from .report import write_tables
+from core.evaluation.cells import (KEY_FIELD, Cell, DatasetCache, cell_key, collect_rows, device_description, is_cached,
+                                   measure, read_record, versions, write_record)
+from core.evaluation.chosen import VALIDATION_SEEDS
+from core.evaluation.executors import run_ray
+from core.evaluation.experiments import (EXPERIMENTS, Budget, Experiment, budget_label, classes_of, datasets_allowed,
+                                         resolve_budget)
+from core.evaluation.methods import parse_method
+from core.evaluation.report import write_tables
+from core.evaluation.validation import write_chosen
 
 
 @dataclass
@@ -44,8 +48,7 @@ class GridOptions:
 
 
 def plan(exp: Experiment, opts: GridOptions) -> list[Cell]:
-    from .validation import VALIDATION_SEEDS
-
+    """Every cell of the experiment the options ask for (datasets x classes x methods x seeds)."""
     if opts.choose and not set(opts.seeds) <= set(VALIDATION_SEEDS):
         raise ValueError(f"--choose picks settings on the validation seeds {list(VALIDATION_SEEDS)} only, never on "
                          f"the reported ones; got seeds {opts.seeds}")
@@ -69,27 +72,13 @@ def run_local(todo: list[tuple[Cell, Budget]], opts: GridOptions) -> Iterator[tu
         yield cell, measure(cell, b, datasets, opts.device)
 
 
-def measure(cell: Cell, b: Budget, datasets: DatasetCache, device: str) -> dict:
-    """One cell's measured record; an exception is recorded, so one bad cell does not stop the grid."""
-    t = time.perf_counter()
-    try:
-        rec = run_cell(cell, b, datasets, device)
-    except (KeyboardInterrupt, FileNotFoundError):
-        raise
-    except Exception as e:  # noqa: BLE001: --rerun-failed retries
-        rec = {"error": f"{type(e).__name__}: {e}"}
-    if rec.get("status") == "interrupted":  # the trainer caught the interrupt: the cell is not finished
-        raise KeyboardInterrupt
-    rec["seconds"] = time.perf_counter() - t
-    return rec
-
-
 EXECUTORS: dict[str, Callable] = {"local": run_local, "ray": run_ray}
 
 
 def run_grid(opts: GridOptions) -> int:
+    """Run the cells not cached, record the invocation and rebuild the report; the exit status: 0, 1 when a cell
+    failed, 130 when interrupted."""
     import torch
-    from tqdm.auto import tqdm
 
     torch.set_num_threads(max(1, opts.threads))
     exp = EXPERIMENTS[opts.experiment]
@@ -97,32 +86,65 @@ def run_grid(opts: GridOptions) -> int:
     out = Path(opts.out)
     cache = out / "cache"
     cells = [] if opts.render_only else plan(exp, opts)
-    todo, cached = [], 0
-    for cell in cells:
-        b = resolve_budget(opts.budget, cell.dataset, opts.overrides)
-        rec = read_record(cell.path(cache, label))
-        if rec is not None and rec.get("spec") == cell_spec(cell, b, label) and not (rec.get("error") and
-                                                                                      opts.rerun_failed):
-            cached += 1
-        else:
-            todo.append((cell, b))
+    todo, cached = split_cached(cells, opts, cache, label)
     if opts.dry_run:
-        pending = {c for c, _ in todo}
-        for cell in cells:
-            print(f"{'run ' if cell in pending else 'cached'} {cell.dataset} class={cell.anomaly_class or '-'} "
-                  f"{cell.method} seed={cell.seed}")
-        print(f"{len(todo)} to run, {cached} cached")
+        print_plan(cells, todo, cached)
         return 0
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     t0 = time.perf_counter()
     dev, vers = device_description(opts.device), versions()
+    ran, failed, interrupted = run_cells(exp, todo, opts, cache, label, dev, vers)
+    wall = time.perf_counter() - t0
+    if not opts.render_only:
+        record_invocation(cache / exp.name / label, {
+            "command": opts.command, "started": started, "wall_s": round(wall, 1), "cells_run": ran + failed,
+            "cells_cached": cached, "device": dev, "versions": vers, "interrupted": interrupted,
+            "notes": opts.notes, "executor": opts.executor})
+    csv_path, md_path = write_tables(exp, cache, label, out, opts.budget, opts.overrides)
+    print(f"wrote {csv_path} and {md_path} ({ran} cells run, {failed} failed, {cached} cached, {wall / 60:.1f} min)")
+    if opts.choose and not interrupted:
+        records = [r for r in collect_rows(exp, cache, label, opts.budget, opts.overrides)[1]
+                   if not opts.datasets or r["dataset"] in opts.datasets]
+        metric = "f1" if exp.name == "tabular" else "auc"
+        print(f"wrote {write_chosen(records, metric, opts.command, out)}")
+    return 130 if interrupted else (1 if failed else 0)
+
+
+def split_cached(cells: list[Cell], opts: GridOptions, cache: Path, label: str) -> tuple[list, int]:
+    """([(cell, budget)] still to run, how many are cached): a cell runs again when its record is missing, stale
+    (its key no longer matches) or, with --rerun-failed, an error."""
+    todo, cached = [], 0
+    for cell in cells:
+        b = resolve_budget(opts.budget, cell.dataset, opts.overrides)
+        rec = read_record(cell.path(cache, label))
+        if is_cached(rec, cell, b, label) and not (rec.get("error") and opts.rerun_failed):
+            cached += 1
+        else:
+            todo.append((cell, b))
+    return todo, cached
+
+
+def print_plan(cells: list[Cell], todo: list, cached: int) -> None:
+    pending = {c for c, _ in todo}
+    for cell in cells:
+        print(f"{'run ' if cell in pending else 'cached'} {cell.dataset} class={cell.anomaly_class or '-'} "
+              f"{cell.method} seed={cell.seed}")
+    print(f"{len(todo)} to run, {cached} cached")
+
+
+def run_cells(exp: Experiment, todo: list, opts: GridOptions, cache: Path, label: str, dev: str,
+              vers: dict) -> tuple[int, int, bool]:
+    """Run `todo` through the chosen executor and store each cell as it finishes: (ran, failed, interrupted). An
+    interrupt stops the grid with the finished cells stored."""
+    from tqdm.auto import tqdm
+
     ran = failed = 0
     interrupted = False
     bar = tqdm(total=len(todo), unit="cell", desc=exp.name, dynamic_ncols=True, disable=not todo)
-    specs = {cell: cell_spec(cell, b, label) for cell, b in todo}
+    keys = {cell: cell_key(cell, b, label) for cell, b in todo}
     try:
         for cell, measured in EXECUTORS[opts.executor](todo, opts) if todo else ():
-            rec = {**asdict(cell), "spec": specs[cell], "budget": label, "device": measured.pop("device", dev),
+            rec = {**asdict(cell), KEY_FIELD: keys[cell], "budget": label, "device": measured.pop("device", dev),
                    "versions": vers, "command": opts.command, **measured,
                    "finished_at": time.strftime("%Y-%m-%d %H:%M:%S")}
             write_record(cell.path(cache, label), rec)
@@ -136,26 +158,14 @@ def run_grid(opts: GridOptions) -> int:
         print("interrupted: finished cells are cached; writing the tables of what is done", file=sys.stderr)
     finally:
         bar.close()
-    wall = time.perf_counter() - t0
-    if not opts.render_only:
-        inv = {"command": opts.command, "started": started, "wall_s": round(wall, 1), "cells_run": ran + failed,
-               "cells_cached": cached, "device": dev, "versions": vers, "interrupted": interrupted,
-               "notes": opts.notes, "executor": opts.executor}
-        inv_path = cache / exp.name / label / "invocations.jsonl"
-        inv_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(inv_path, "a") as f:
-            f.write(json.dumps(inv) + "\n")
-    csv_path, md_path = write_tables(exp, cache, label, out, opts.budget, opts.overrides)
-    print(f"wrote {csv_path} and {md_path} ({ran} cells run, {failed} failed, {cached} cached, {wall / 60:.1f} min)")
-    if opts.choose and not interrupted:
-        from .cells import collect_rows
-        from .validation import write_chosen
+    return ran, failed, interrupted
 
-        records = [r for r in collect_rows(exp, cache, label, opts.budget, opts.overrides)[1]
-                   if not opts.datasets or r["dataset"] in opts.datasets]
-        metric = "f1" if exp.name == "tabular" else "auc"
-        print(f"wrote {write_chosen(records, metric, opts.command, out)}")
-    return 130 if interrupted else (1 if failed else 0)
+
+def record_invocation(folder: Path, invocation: dict) -> None:
+    """Append one line to the budget's invocations.jsonl: the report's list of commands is read from it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "invocations.jsonl", "a") as f:
+        f.write(json.dumps(invocation) + "\n")
 
 
 def _summary(rec: dict) -> str:

@@ -1,5 +1,5 @@
 """Metrics of the paper's tables: ROC AUC (image protocols) and precision/recall/F1 at the top-k% scores
-(tabular protocol, k = the known anomaly fraction), plus average precision."""
+(tabular protocol, k = the known anomaly fraction), plus average precision; and their summaries over seeds."""
 from __future__ import annotations
 
 import numpy as np
@@ -77,3 +77,12 @@ def mean_std(values) -> tuple[float, float, int]:
     if len(v) == 0:
         return float("nan"), float("nan"), 0
     return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0, len(v)
+
+
+def health_counts(verdicts: list) -> str:
+    """'5 ok', '3 collapsed / 2 ok': a row's training-health verdicts over seeds, most frequent first (the health
+    counterpart of `mean_std`)."""
+    counts: dict = {}
+    for v in verdicts:
+        counts[v or "not recorded"] = counts.get(v or "not recorded", 0) + 1
+    return " / ".join(f"{n} {v}" for v, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))

@@ -10,11 +10,11 @@ Only four things differ from PyOD's defaults, none of which changes the method:
 * ``device``: the harness's (default "cpu") for AutoEncoder and VAE; PyOD's default picks CUDA when it is present.
   PyOD's DeepSVDD always runs on the CPU;
 * an optional training cap (`train_cap`, `make_method(..., pyod_cap=...)`) for the deep and the neighbour-based
-  detectors (`CAPPED_PEERS`): they
-  fit on a seeded subset of at most that many training rows (`seeded_subset`, the rows the harness's own
-  `max_train` subsample draws) after the scaling is fitted on the whole training split. PyOD's deep models take
-  steps of 32 rows: on KDD99's ~200k training rows that is ~6,200 steps per epoch, ~620,000 for DeepSVDD's 100
-  epochs; the report then says "deep models on a 20k-row training subsample". None (the default) = all rows.
+  detectors (`CAPPED_PEERS`): they fit on a seeded subset of at most that many training rows
+  (`core.data.subsets.seeded_subset`, the rows the harness's own `max_train` subsample draws) after the scaling is
+  fitted on the whole training split. PyOD's deep models take steps of 32 rows: on KDD99's ~200k training rows
+  that is ~6,200 steps per epoch, ~620,000 for DeepSVDD's 100 epochs; the report then says "deep models on a
+  20k-row training subsample". None (the default) = all rows.
 
 PyOD's AutoEncoder and VAE z-score their input as (x - mean) / (std + 1e-8): a feature that is constant in the
 training rows turns a test value d away from it into d x 1e8 z-units, and that row's reconstruction error (above
@@ -63,7 +63,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from .preprocess import Preprocess, seeded_subset
+from core.data.subsets import seeded_subset
+from core.evaluation.preprocess import Preprocess
 
 PYOD_VERSION = "3.6.7"  # the pinned version whose defaults the table above records
 PEERS = ("pyod-autoencoder", "pyod-vae", "pyod-deepsvdd", "pyod-lof", "pyod-knn", "pyod-ecod", "pyod-iforest")
@@ -166,7 +167,7 @@ class PyODPeer:
 
     def _torch_device(self) -> str:
         """PyOD takes a torch device string: the harness's "auto" resolves as MirroredAE's does."""
-        from ..model import resolve_device
+        from core.estimator import resolve_device
 
         return str(resolve_device(self.device))
 

@@ -1,43 +1,35 @@
-"""The input every non-maesi row sees, and the seeded training subset of the rows that cap their training set.
+"""The input every non-maesi row sees, scaled by the model's own scaler (`core.method.scaling.Scaler`), in float64:
 
 * tabular data: per-feature min-max scaling fitted on the training split (as `MirroredAE` does);
 * images: flattened and divided by the top of the dataset's pixel range (255, or 16 for the 8x8 digits), i.e.
-  scaled to [0, 1].
+  scaled to [0, 1] (the maesi rows see [-1, 1], the range of their generator's tanh).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from core.method.scaling import Scaler
+
+
+def _flat(X) -> np.ndarray:
+    X = np.asarray(X)
+    return X.reshape(len(X), -1)
+
 
 class Preprocess:
-    """Min-max scaling fitted on the training data (tabular) or division by the pixel range (images, flattened)."""
+    """Min-max scaling fitted on the training data (tabular) or division by the pixel range (images, flattened).
+
+    Learned: `scaler_`, the `Scaler` that does the arithmetic."""
 
     def __init__(self, input_range=None):
         self.input_range = input_range  # None = tabular
 
     def fit(self, X) -> "Preprocess":
-        X = np.asarray(X, dtype=np.float64)
         if self.input_range is None:
-            X = X.reshape(len(X), -1)
-            self.low_ = X.min(axis=0)
-            span = X.max(axis=0) - self.low_
-            self.span_ = np.where(span > 0, span, 1.0)
+            self.scaler_ = Scaler.fit(_flat(X), "minmax")
+        else:
+            self.scaler_ = Scaler.for_range(*self.input_range)
         return self
 
     def transform(self, X) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
-        if self.input_range is None:
-            return (X - self.low_) / self.span_
-        lo, hi = self.input_range
-        return (X - lo) / (hi - lo)
-
-
-def seeded_subset(X: np.ndarray, cap: int | None, seed: int) -> np.ndarray:
-    """At most `cap` rows of X, drawn without replacement with `seed` and kept in their original order (the harness's
-    one subset rule: `--max-train` and the training caps draw these rows); all of X when `cap` is None or not below
-    len(X)."""
-    if cap is None or len(X) <= cap:
-        return X
-    if cap < 1:
-        raise ValueError(f"a training cap must be a positive number of rows, got {cap}")
-    return X[np.sort(np.random.default_rng(seed).choice(len(X), cap, replace=False))]
+        return self.scaler_.transform(_flat(X), dtype=np.float64)

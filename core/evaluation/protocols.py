@@ -207,8 +207,8 @@ def resolve_class(spec, klass):
 
 def split_for(dataset: str, klass=None, seed: int = 0, data_dir=None, ds=None) -> Split:
     """The protocol split of `dataset` (a registry name) for one class and seed; `ds` = an already loaded Dataset."""
-    from ..data import load_dataset
-    from ..data.registry import get_spec
+    from core.data import load_dataset
+    from core.data.registry import get_spec
 
     spec = get_spec(dataset)
     klass = resolve_class(spec, klass)

@@ -1,16 +1,16 @@
 """The measured tables of a report: one table per metric (method x column, mean ± sd over seeds, with the paper's
 figures under the matching rows and each maesi row's training-health verdicts), and the per-column health table.
 
-Rows come from the tidy CSV (`report.COLUMNS`); a row with metric "health" holds a maesi cell's verdict."""
+Rows come from the tidy CSV (`tidy_csv.COLUMNS`); a row with metric "health" holds a maesi cell's verdict."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import paper_results
-from .baselines import ABLATIONS, BASELINES, PEERS, SANITY_ROWS, parse_method
-from .metrics import mean_std
+from core.evaluation import paper_results
+from core.evaluation.methods import ABLATIONS, BASELINES, SANITY_ROWS, is_maesi, is_twin, parse_method
+from core.evaluation.metrics import health_counts, mean_std
 
 METRIC_NAMES = {"f1": "F1", "precision": "Precision", "recall": "Recall", "auc": "ROC AUC", "ap": "Average precision"}
 DIGITS = 4
@@ -18,15 +18,6 @@ DIGITS = 4
 
 def class_sort(k: str):
     return (0, int(k)) if k.isdigit() else (2, k) if k == "mean" else (1, k)
-
-
-def is_maesi(method: str) -> bool:
-    return parse_method(method)[0].startswith("maesi")
-
-
-def is_twin(method: str) -> bool:
-    """An L2-scored twin of a maesi row (the same trained models, another score)."""
-    return is_maesi(method) and parse_method(method)[1].get("score") == "l2"
 
 
 def method_rank(m: str):
@@ -121,8 +112,6 @@ class Measured:
 
 
 def health_text(verdicts: list) -> str:
-    from .validation import health_counts
-
     return health_counts(verdicts) if verdicts else ""
 
 
@@ -181,9 +170,9 @@ def health_table(m: Measured) -> list[str]:
         return []
     cols = [c for c in m.cols if c[1] != "mean"]
     out = ["", "## Training health", "",
-           "Verdicts of `core.health` on the training data at the selected epoch (`ok`, `untrained`: E and G barely "
-           "moved, `collapsed`: reconstruction no better than the training mean or no spread, `diverged`), counted "
-           "over seeds. A row that is not `ok` did not learn what the method needs, whatever its score.", "",
+           "Verdicts of `core.training.health` on the training data at the selected epoch (`ok`, `untrained`: E and G "
+           "barely moved, `collapsed`: reconstruction no better than the training mean or no spread, `diverged`), "
+           "counted over seeds. A row that is not `ok` did not learn what the method needs, whatever its score.", "",
            "| method | " + " | ".join(col_name(m, c) for c in cols) + " |", "|---|" + "---|" * len(cols)]
     for method in rows:
         out.append(f"| {method} | " + " | ".join(health_text(m.verdicts(method, d, k)) or "—" for d, k in cols)
@@ -201,7 +190,3 @@ def paper_cell(m: Measured, experiment: str, method: str, c: tuple, metric: str)
         return ""
     v = m.pvals[key]
     return "missing in the paper" if v in ("", None) else paper_results.format_value(experiment, v)
-
-
-def peer_names() -> tuple:
-    return PEERS

@@ -19,15 +19,9 @@ from typing import Optional
 
 import numpy as np
 
-from .metrics import evaluate
-from .preprocess import seeded_subset
-from .protocols import Split, resolve_class, split_for
-
-
-def subsample(X: np.ndarray, max_n: Optional[int], seed: int) -> np.ndarray:
-    """A seeded random subset of at most `max_n` rows, in their order (all of X when max_n is None or large
-    enough): the one subset rule of the harness (`preprocess.seeded_subset`)."""
-    return seeded_subset(X, max_n or None, seed)
+from core.data.subsets import seeded_subset
+from core.evaluation.metrics import evaluate
+from core.evaluation.protocols import Split, resolve_class, split_for
 
 
 @dataclass
@@ -45,16 +39,18 @@ class ProtocolRun:
     @classmethod
     def prepare(cls, dataset: str, klass=None, seed: int = 0, data_dir=None, max_train: Optional[int] = None,
                 ds=None) -> "ProtocolRun":
-        from ..data.registry import get_spec
+        from core.data.registry import get_spec
 
         spec = get_spec(dataset)
         klass = resolve_class(spec, klass)
         if ds is None:
-            from ..data import load_dataset
+            from core.data import load_dataset
 
             ds = load_dataset(dataset, data_dir=data_dir)
         split = split_for(dataset, klass, seed, ds=ds)
-        return cls(dataset, klass, seed, split, subsample(split.X_train, max_train, seed), max_train, spec.preset,
+        # max_train 0 or None = all rows; else the harness's one subset rule (core.data.subsets)
+        X_train = seeded_subset(split.X_train, max_train or None, seed)
+        return cls(dataset, klass, seed, split, X_train, max_train, spec.preset,
                    None if ds.input_range is None else tuple(float(v) for v in ds.input_range),
                    [str(n) for n in ds.feature_names] if ds.feature_names else None)
 
@@ -82,8 +78,8 @@ class ProtocolRun:
         """Fit on the training data, score the test set. Returns {"metrics", "fit_seconds", "score_seconds",
         "status", "health", "selected_epoch", "metrics_<score>" for each of `extra_scores`}. A MirroredAE that
         diverged after at least one finished epoch is evaluated with its last good weights (status "diverged");
-        one that diverged earlier raises `core.train.TrainingDiverged`."""
-        from ..train import TrainingDiverged
+        one that diverged earlier raises `core.training.trainer.TrainingDiverged`."""
+        from core.training.trainer import TrainingDiverged
 
         t0 = time.perf_counter()
         status = None

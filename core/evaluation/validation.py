@@ -17,27 +17,13 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Optional
 
-from ..checkpoint import atomic_write_bytes
-from .metrics import mean_std
-
-VALIDATION_SEEDS = (100, 101, 102, 103, 104)
-REPORTED_SEEDS = (0, 1, 2, 3, 4)
-CHOSEN_FILE = Path(__file__).resolve().parents[2] / "results" / "validation" / "chosen.json"
-
-
-def load_chosen(path: Path = CHOSEN_FILE) -> dict:
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-
-
-def chosen_settings(dataset: str, path: Path = CHOSEN_FILE) -> Optional[str]:
-    """The "@"-joined settings chosen for `dataset` ("" = the plain row won), or None if nothing was chosen."""
-    entry = load_chosen(path).get("datasets", {}).get(dataset)
-    return None if entry is None else entry["settings"]
+from core.checkpoints.store import atomic_write_bytes
+from core.data.registry import get_spec
+from core.evaluation.chosen import CHOSEN_FILE, VALIDATION_SEEDS, load_chosen
+from core.evaluation.methods import is_maesi, l2_twin, parse_method
+from core.evaluation.metrics import health_counts, mean_std
+from core.evaluation.tidy_csv import read_csv
 
 
 def validation_log(dataset: str, metric: str, folder: Path = CHOSEN_FILE.parent) -> dict:
@@ -45,10 +31,6 @@ def validation_log(dataset: str, metric: str, folder: Path = CHOSEN_FILE.parent)
     ``peers`` (every row that is not maesi: method -> [mean, sd, n] of `metric`), ``best`` (the best maesi-3pt
     variant, L2 twins included, healthy or not: [method, mean, sd, n]) and ``searched`` (how many variants ran).
     Empty when there is no log. A report uses it to say why a chosen row misses a peer on the reported seeds."""
-    from ..data.registry import get_spec
-    from .baselines import parse_method
-    from .report import read_csv
-
     try:
         rows = [r for r in read_csv(Path(folder) / f"{get_spec(dataset).experiment}.csv")
                 if r["dataset"] == dataset and r["metric"] == metric and r["seed"].isdigit()
@@ -61,32 +43,29 @@ def validation_log(dataset: str, metric: str, folder: Path = CHOSEN_FILE.parent)
     stats = {method: list(mean_std(v)) for method, v in values.items()}
     variants = {k: v for k, v in stats.items() if parse_method(k)[0] == "maesi-3pt"}
     best = max(variants.items(), key=lambda kv: kv[1][0]) if variants else None
-    return {"peers": {k: v for k, v in stats.items() if not parse_method(k)[0].startswith("maesi")},
+    return {"peers": {k: v for k, v in stats.items() if not is_maesi(k)},
             "best": [best[0], *best[1]] if best else None, "searched": len(variants)}
 
 
-def health_counts(verdicts: list) -> str:
-    """'5 ok', '3 collapsed / 2 ok': the verdicts of a row's seeds, most frequent first."""
-    counts: dict = {}
-    for v in verdicts:
-        counts[v or "not recorded"] = counts.get(v or "not recorded", 0) + 1
-    return " / ".join(f"{n} {v}" for v, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-
-
-def choose(records: list[dict], metric: str) -> dict:
-    """Per dataset, the best maesi-3pt variant of the records (the cells of a validation grid; records of other
-    seeds are ignored). A variant's L2-scored twin (the same trained models) is a candidate too."""
-    from .baselines import parse_method
-    from .cells import l2_sibling
-
+def _validation_rows(records: list[dict]) -> dict:
+    """(dataset, method) -> the records of every maesi-3pt variant on the validation seeds, each variant's L2 twin
+    (the same trained models, `metrics_l2`) as a variant of its own."""
     rows: dict = {}
     for rec in records:
         if rec.get("error") or rec["seed"] not in VALIDATION_SEEDS or parse_method(rec["method"])[0] != "maesi-3pt":
             continue
         rows.setdefault((rec["dataset"], rec["method"]), []).append(rec)
-        twin = l2_sibling(rec["method"], rec["dataset"]) if rec.get("metrics_l2") else None
+        twin = l2_twin(rec["method"], rec["dataset"]) if rec.get("metrics_l2") else None
         if twin:
             rows.setdefault((rec["dataset"], twin), []).append(dict(rec, metrics=rec["metrics_l2"]))
+    return rows
+
+
+def choose(records: list[dict], metric: str) -> dict:
+    """Per dataset, the best maesi-3pt variant of the records (the cells of a validation grid; records of other
+    seeds are ignored): the best mean `metric` among the variants healthy on most seeds, else the best overall;
+    on a tie, the shorter name. A variant's L2-scored twin (the same trained models) is a candidate too."""
+    rows = _validation_rows(records)
     chosen: dict = {}
     for dataset in sorted({d for d, _ in rows}):
         candidates = []
@@ -97,10 +76,7 @@ def choose(records: list[dict], metric: str) -> dict:
             verdicts = [(r.get("health") or {}).get("verdict") for r in recs]
             healthy = sum(v == "ok" for v in verdicts) > len(verdicts) / 2
             candidates.append((healthy, mu, -len(method), method, sd, n, health_counts(verdicts)))
-        best = max(candidates, key=lambda c: (c[0], c[1], c[2]))
-        healthy, mu, _, method, sd, n, health = best
-        from ..data.registry import get_spec
-
+        healthy, mu, _, method, sd, n, health = max(candidates, key=lambda c: (c[0], c[1], c[2]))
         tabular = get_spec(dataset).protocol == "tabular"
         chosen[dataset] = {"method": method, "settings": explicit_settings(method, tabular), "metric": metric,
                            "mean": mu, "std": sd, "seeds": n, "health": health,

@@ -1,0 +1,1 @@
+"""Latent map: projections of the test latents side by side (Fig. 2), the sample panel and the training timeline."""

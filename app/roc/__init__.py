@@ -1,0 +1,1 @@
+"""ROC and ablation: ROC curves against the baselines, per-class AUC beside the paper, thresholds, Fig. 4."""

@@ -1,0 +1,41 @@
+"""The Simplex explorer's heavy results, computed once per server (Streamlit's caches are process-wide wherever
+the cached function lives): the anchors encoded and reconstructed by each compared model, and `readout.readout`
+of whole grids of weights (the heat maps, the mosaic, the edge strips), keyed by the checkpoint's path and
+modification time like `app.shared.caches`."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from app.shared import caches
+from app.simplex.readout import readout
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _encoded_anchors(path: str, mtime_ns: int, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    del mtime_ns  # only part of the cache key
+    model = caches.model(path)
+    Z = model.encode(X)
+    return Z, model.decode(Z)
+
+
+def encoded_anchors(entry: dict, X_anchors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """E(X) and G(E(X)) of the anchors' raw samples (taken from one split and shown to every compared model, whose
+    own splits may differ by seed), computed once per (model, anchors)."""
+    return _encoded_anchors(entry["path"], caches.mtime(entry["path"]), np.ascontiguousarray(X_anchors))
+
+
+@st.cache_data(show_spinner="Decoding the whole simplex…", max_entries=128)
+def _simplex_field(path: str, mtime_ns: int, X_anchors: np.ndarray, weights: np.ndarray, keep_decoded: bool) -> dict:
+    Z, _ = _encoded_anchors(path, mtime_ns, X_anchors)
+    out = readout(caches.model(path), X_anchors, Z, weights)
+    if not keep_decoded:
+        out["decoded"] = None  # a fine heat map needs only the numbers: keep the cache small
+    return out
+
+
+def simplex_field(entry: dict, X_anchors: np.ndarray, weights: np.ndarray, keep_decoded: bool = True) -> dict:
+    """`readout.readout` of a grid of weights (decoded interpolants, scores, D_inter's terms), computed once per
+    (model, anchors, grid)."""
+    return _simplex_field(entry["path"], caches.mtime(entry["path"]), np.ascontiguousarray(X_anchors),
+                          np.ascontiguousarray(weights, dtype=np.float64), keep_decoded)
