@@ -2,6 +2,12 @@
 on 2 idle cores). Informational: nothing is asserted.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_sessions.py [--sessions 5] [--rounds 2] [--browser]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_sessions.py --job-speed
+
+`--job-speed` (issue 19): the 3-epoch 300-sample digits job through the lab's job API (app/shared/jobs.py: a
+worker process of the pool, 1 CPU thread) against `python -m core train --threads 1` of the same run, both timed
+from the request to the saved run (each includes starting a Python process and importing torch), plus the
+training time each reports.
 
 Starts its own Streamlit server (an empty runs folder, no data dir: the bundled digits and the shipped
 checkpoints). For each page: one cold load (the server computes and caches latents, projections, scores), then
@@ -148,12 +154,44 @@ async def measure(args, load_page, label: str) -> None:
     print(f"  mixed pages, {args.sessions} at once: {fmt(await asyncio.gather(*(load_page(n) for n in names)))}")
 
 
+JOB = dict(dataset="digits", anomaly_class=0, interpolation=3, epochs=3, max_train=300, seed=0)
+
+
+def job_speed() -> None:
+    """Prints the wall time of the same small run through the job API and through the CLI."""
+    sys.path.insert(0, str(ROOT))
+    from app.shared import jobs
+
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    with tempfile.TemporaryDirectory(prefix="maesi-bench-jobs-") as folder:
+        t0 = time.perf_counter()
+        job = jobs.start(jobs.JobSpec(**JOB, threads=1), Path(folder) / "runs")
+        job.thread.join()
+        api_s = time.perf_counter() - t0
+        print(f"job API: {api_s:5.1f} s to the saved run ({job.status}; training {job.elapsed:.1f} s)")
+        args = [sys.executable, "-m", "core", "train", "--dataset", JOB["dataset"], "--anomaly-class",
+                str(JOB["anomaly_class"]), "--interpolation", str(JOB["interpolation"]), "--epochs",
+                str(JOB["epochs"]), "--max-train", str(JOB["max_train"]), "--seed", str(JOB["seed"]), "--threads", "1",
+                "--out", str(Path(folder) / "cli-run")]
+        t0 = time.perf_counter()
+        done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
+        cli_s = time.perf_counter() - t0
+        trained = next((line for line in done.stdout.splitlines() if line.startswith("test AUC")), done.stderr[-300:])
+        print(f"CLI --threads 1: {cli_s:5.1f} s to the saved run ({trained.strip()})")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sessions", type=int, default=5)
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--browser", action="store_true", help="sessions in headless Chromium instead of bare websockets")
-    asyncio.run(main_async(p.parse_args(argv)))
+    p.add_argument("--job-speed", action="store_true", help="time a small job through the job API and the CLI")
+    args = p.parse_args(argv)
+    if args.job_speed:
+        job_speed()
+    else:
+        asyncio.run(main_async(args))
     return 0
 
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import zipfile
 from pathlib import Path
 
@@ -172,7 +173,9 @@ def test_the_step_clock_measures_a_real_configuration():
 
 # ------------------------------------------------------------------ jobs: owners, divergence, journal
 
-def test_only_the_owner_stops_a_job_and_a_diverged_job_saves_nothing(tmp_path, monkeypatch):
+def test_a_diverged_job_saves_nothing(tmp_path, monkeypatch):
+    """The worker's training (app/shared/worker.py), run here in-process so that the trainer can be patched."""
+    from app.shared import worker
     from core.evaluation.runner import ProtocolRun
     from core.training.trainer import TrainingDiverged, TrainResult
 
@@ -180,14 +183,56 @@ def test_only_the_owner_stops_a_job_and_a_diverged_job_saves_nothing(tmp_path, m
         raise TrainingDiverged(0, 0, ["critic"], "weights of the last finished epoch", TrainResult())
 
     monkeypatch.setattr(ProtocolRun, "fit_and_evaluate", diverge)
-    job = jobs.start(jobs.JobSpec(dataset="digits", anomaly_class=0, epochs=2), tmp_path, owner="a" * 32)
-    assert not jobs.stop(job.id, owner="b" * 32) and not job.stop_requested
-    job.thread.join(60)
-    assert job.status == "diverged" and "nothing saved" in job.message and job.path is None
-    assert [p.name for p in tmp_path.iterdir()] == [jobs.JOURNAL]
-    assert job in jobs.of_owner("a" * 32) and job not in jobs.of_owner("") and job not in jobs.of_owner("b" * 32)
-    record = json.loads((tmp_path / jobs.JOURNAL).read_text().splitlines()[-1])
-    assert record["status"] == "diverged" and record["file"] is None
+    sent = []
+    worker.run_job(jobs.JobSpec(dataset="digits", anomaly_class=0, epochs=2), tmp_path, "run",
+                   lambda kind, **fields: sent.append(dict(fields, kind=kind)), worker.Control())
+    assert [m["kind"] for m in sent] == ["status", "status", "done"]
+    assert sent[-1]["status"] == "diverged" and "nothing saved" in sent[-1]["message"] and "path" not in sent[-1]
+    assert list(tmp_path.iterdir()) == []
+
+
+def _wait(predicate, timeout=120.0):
+    end = time.time() + timeout
+    while time.time() < end and not predicate():
+        time.sleep(0.05)
+    assert predicate()
+
+
+def test_jobs_queue_for_the_pool_only_the_owner_stops_one_and_a_killed_worker_fails(tmp_path, monkeypatch):
+    """MAESI_MAX_JOBS=1: the second and third jobs wait in line with their places; a stopped queued job leaves the
+    queue having saved nothing; SIGKILL of a worker (what the kernel's OOM killer sends) makes its job failed with
+    the reason while the server goes on and starts the next job."""
+    from app.models.training_panel import job_status
+
+    monkeypatch.setattr(jobs, "MAX_JOBS", 1)
+    a, b = "a" * 32, "b" * 32
+    long_job = jobs.start(jobs.JobSpec(dataset="digits", anomaly_class=0, epochs=300, threads=1), tmp_path, owner=a)
+    _wait(lambda: long_job.epoch >= 1)
+    short = jobs.start(jobs.JobSpec(dataset="digits", anomaly_class=1, epochs=1, max_train=100, threads=1), tmp_path,
+                       owner=a)
+    third = jobs.start(jobs.JobSpec(dataset="digits", anomaly_class=2, epochs=1), tmp_path, owner=a)
+    time.sleep(0.5)
+    assert job_status(short.snapshot()) == "queued, 1st in line"
+    assert job_status(third.snapshot()) == "queued, 2nd in line"
+    assert not jobs.stop(third.id, owner=b) and not third.stop_requested
+    assert jobs.stop(third.id, owner=a)
+    third.thread.join(30)
+    assert third.status == "stopped" and "nothing saved" in third.message and third.path is None
+    assert jobs.place_in_queue(short) == 1 and short.status == "queued"
+    assert third in jobs.of_owner(a) and third not in jobs.of_owner("") and third not in jobs.of_owner(b)
+
+    os.kill(long_job.process.pid, signal.SIGKILL)
+    long_job.thread.join(30)
+    assert long_job.status == "failed", long_job.message
+    assert "the worker process was killed (signal 9, maybe out of memory)" in long_job.message
+    short.thread.join(120)
+    assert short.status == "completed", short.message
+    assert Path(short.path).exists() and short.metrics["auc"] >= 0
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".jsonl", ".safetensors", ".safetensors"]
+    records = [json.loads(line) for line in (tmp_path / jobs.JOURNAL).read_text().splitlines()]
+    assert [(r["run"], r["status"]) for r in records] == [(third.run_name, "stopped"), (long_job.run_name, "failed"),
+                                                           (short.run_name, "completed")]
+    assert records[0]["file"] is None and records[0]["pid"] == os.getpid()
     assert jobs.journal(tmp_path) == []  # this process's own jobs are listed live, not from the journal
     with open(tmp_path / jobs.JOURNAL, "a") as f:
         f.write("{damaged\n" + json.dumps({"run": "old", "status": "interrupted", "pid": -1}) + "\n")
@@ -240,3 +285,45 @@ def test_sigterm_during_training_keeps_the_best_weights_as_interrupted(tmp_path,
     record = json.loads((tmp_path / jobs.JOURNAL).read_text().splitlines()[-1])
     assert record["status"] == "interrupted" and record["file"] == sidecars[0].stem + ".safetensors"
     assert proc.returncode == (-signal.SIGTERM if installed_from == "main" else 0)
+
+
+ORPHAN_SCRIPT = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, sys.argv[1])
+    from app.shared import jobs
+
+    job = jobs.start(jobs.JobSpec(dataset="digits", anomaly_class=0, interpolation=3, epochs=500, threads=1),
+                     sys.argv[2])
+    while job.epoch < 1:
+        time.sleep(0.05)
+    print(job.process.pid, flush=True)
+    time.sleep(300)
+""")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")  # a zombie has exited; only its parent (now init) has not reaped it yet
+
+
+def test_a_worker_whose_server_dies_saves_what_it_has_and_exits(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", ORPHAN_SCRIPT, str(ROOT), str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    try:
+        line = proc.stdout.readline().strip()
+        assert line.isdigit(), proc.stderr.read()[-3000:]
+        worker_pid = int(line)
+        proc.kill()  # the server dies without any shutdown handling
+        proc.wait(30)
+        end = time.time() + 90
+        while time.time() < end and _alive(worker_pid):
+            time.sleep(0.2)
+        assert not _alive(worker_pid), "the orphaned worker lingers"
+    finally:
+        proc.kill()
+    sidecars = list(tmp_path.glob("*.json"))
+    assert len(sidecars) == 1, sorted(p.name for p in tmp_path.iterdir())
+    assert json.loads(sidecars[0].read_text())["training_status"] == "interrupted"

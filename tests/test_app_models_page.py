@@ -268,6 +268,36 @@ def test_a_reloaded_page_finds_its_running_job_with_progress_and_stop(lab_env, m
         job.thread.join(timeout=120)
 
 
+def test_a_queued_job_shows_its_place_in_line_then_runs(lab_env, monkeypatch):
+    """MAESI_MAX_JOBS=1 (the pool's size, read once per server, stood in for): another user's job trains, this
+    browser's job waits in line and says so, with the CPU threads the form gave it; it runs once the slot frees."""
+    from app.shared import jobs, owner
+
+    monkeypatch.setattr(jobs, "MAX_JOBS", 1)
+    token = "ef" * 16
+    monkeypatch.setattr(owner, "browser_cookie", lambda: token)
+    theirs = jobs.start(jobs.JobSpec(dataset="digits", anomaly_class=0, epochs=300, threads=1), lab_env / "runs",
+                        owner="12" * 16)
+    mine = jobs.start(jobs.JobSpec(dataset="digits", anomaly_class=1, epochs=1, max_train=100, threads=1),
+                      lab_env / "runs", owner=token)
+    try:
+        _wait(lambda: theirs.status == "running")
+        at = run_app("models")
+        no_errors(at)
+        assert at.number_input(key="train_threads").value == jobs.default_threads()
+        card = next(m.value for m in at.markdown if f"Job {mine.id}" in m.value)
+        assert "(1 thread): *queued, 1st in line*" in card
+        assert any("At most 1 job(s) train at once" in c.value for c in at.caption)
+        assert any("1 job(s) of other users" in c.value for c in at.caption)
+        jobs.stop(theirs.id)
+        mine.thread.join(timeout=120)
+        assert mine.status == "completed", mine.message
+    finally:
+        for job in (theirs, mine):
+            jobs.stop(job.id)
+            job.thread.join(timeout=120)
+
+
 def test_stop_keeps_the_weights_so_far(lab_env):
     from app.shared import jobs
 

@@ -1,6 +1,7 @@
 """Every CLI error is one line on stderr with exit code 2, never a traceback, and nothing is trained or written
 (issue 11: bad flags, bad files, bad checkpoints, through `python -m core`)."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -161,3 +162,91 @@ def test_scoring_a_csv_matches_its_header_to_the_models_feature_names(tmp_path, 
     (tmp_path / "t.json").write_text(json.dumps(sidecar))
     with pytest.raises(CheckpointError, match="3 feature names for input shape"):
         MirroredAE.load(tmp_path / "t")
+
+
+# ---------------------------------------------------------------- --out: never replace what is not a run's, check before training
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Training would be a failure of these tests: every --out problem must be found before it."""
+    from core.evaluation.runner import ProtocolRun
+
+    def trained(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(ProtocolRun, "fit_and_evaluate", trained)
+
+
+def _files(folder) -> dict:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_out_refuses_an_existing_run_without_overwrite(digits_model, capsys, no_training):
+    before = _files(digits_model.parent)
+    assert cli_main(TRAIN + ["--out", str(digits_model)]) == 2
+    assert "a run of that name exists already; pass --overwrite" in one_line_error(capsys)
+    assert _files(digits_model.parent) == before
+
+
+def test_out_overwrite_replaces_an_existing_run(digits_model, tmp_path, capsys):
+    run = tmp_path / "run"
+    for suffix in (".json", ".safetensors"):
+        run.with_suffix(suffix).write_bytes(digits_model.with_suffix(suffix).read_bytes())
+    assert cli_main(TRAIN + ["--max-train", "64", "--threads", "1", "--out", str(run), "--overwrite"]) == 0
+    assert "--overwrite" in json.loads(run.with_suffix(".json").read_text())["command"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json", "run.safetensors"]
+
+
+@pytest.mark.parametrize("out", ["settings.json", "settings", "settings.safetensors"])
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_out_never_replaces_a_file_that_is_not_a_checkpoints(out, overwrite, tmp_path, capsys, no_training):
+    (tmp_path / "settings.json").write_text('{"theme": "dark"}')
+    assert cli_main(TRAIN + ["--out", str(tmp_path / out)] + overwrite) == 2
+    assert "settings.json, which is not a maesi checkpoint's file" in one_line_error(capsys)
+    assert _files(tmp_path) == {"settings.json": b'{"theme": "dark"}'}
+
+
+def test_out_refuses_a_folder_where_a_checkpoint_file_would_go(tmp_path, capsys, no_training):
+    (tmp_path / "run.json").mkdir()
+    assert cli_main(TRAIN + ["--out", str(tmp_path / "run"), "--overwrite"]) == 2
+    assert "run.json, which is not a maesi checkpoint's file" in one_line_error(capsys)
+
+
+def test_out_in_a_read_only_folder_is_refused_before_training(tmp_path, capsys, no_training, monkeypatch):
+    import tempfile
+
+    read_only = tmp_path / "ro"
+    read_only.mkdir()
+    read_only.chmod(0o555)
+    try:
+        (read_only / "probe").touch()
+        (read_only / "probe").unlink()
+        real_mkstemp = tempfile.mkstemp
+
+        def refused(*args, dir=None, **kwargs):  # root writes anywhere: refuse as the kernel would for a user
+            if dir is not None and Path(dir) == read_only:
+                raise PermissionError(13, "Permission denied")
+            return real_mkstemp(*args, dir=dir, **kwargs)
+
+        monkeypatch.setattr(tempfile, "mkstemp", refused)
+    except PermissionError:
+        pass
+    try:
+        assert cli_main(TRAIN + ["--out", str(read_only / "sub" / "run")]) == 2
+        line = one_line_error(capsys)
+    finally:
+        read_only.chmod(0o755)
+    assert "cannot write the checkpoint --out run there (Permission denied); nothing was trained" in line
+    assert list(read_only.iterdir()) == []
+
+
+def test_out_on_a_full_disk_is_refused_before_training(tmp_path, capsys, no_training, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10 << 30, (10 << 30) - 4096, 4096))
+    assert cli_main(TRAIN + ["--out", str(tmp_path / "run")]) == 2
+    line = one_line_error(capsys)
+    assert "has 4,096 bytes free; the checkpoint needs about" in line and "nothing was trained" in line
+    assert list(tmp_path.iterdir()) == []

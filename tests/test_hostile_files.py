@@ -288,7 +288,8 @@ def test_scores_csv_quotes_what_needs_quoting():
     text = scores_csv(names, [1.0, 2.5, float("inf"), 0.125, 3], [1, 0, 1, None, 0])
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == ["name", "score", "label"]
-    assert [r[0] for r in rows[1:]] == names and rows[3][1] == "inf" and rows[4][2] == ""
+    # a name a spreadsheet would run as a formula is written as text (OWASP: a leading single quote)
+    assert [r[0] for r in rows[1:]] == names[:4] + ["'=cmd()"] and rows[3][1] == "inf" and rows[4][2] == ""
 
 
 # ---------------------------------------------------------------- the same cases through the app's Score page path
@@ -334,3 +335,165 @@ def test_the_app_reads_hostile_images_and_archives_through_the_same_reader(bomb)
     for name in ("bomb.zip", "wide.png", "x.png", "p.png", "corrupt.zip"):
         assert f"`{name}" in listed, listed
     one_line_without_paths(listed.replace("\n", " "))
+
+
+# ---------------------------------------------------------------- only regular files (issue 19, item 6)
+
+@pytest.fixture
+def no_hang():
+    """Fails the test instead of hanging it, should a reader ever open a FIFO (open() blocks until a writer)."""
+    import signal
+
+    def alarm(signum, frame):
+        raise TimeoutError("a reader blocked (it opened a FIFO)")
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo") or not os.path.exists("/dev/zero"), reason="POSIX only")
+def test_fifos_and_devices_are_refused_by_name_and_never_opened(tmp_path, no_hang):
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    os.mkfifo(folder / "pipe.png")
+    os.mkfifo(folder / "pipe.csv")
+    (folder / "zero.csv").symlink_to("/dev/zero")
+    (folder / "zero.png").symlink_to("/dev/zero")
+    (folder / "gone.npy").symlink_to(tmp_path / "nowhere.npy")
+    (folder / "bad.npy").write_bytes(_npy_claiming((-2, 3)))
+    (folder / "good.csv").write_text(",".join(["1"] * 64) + "\n")
+    (folder / "ok.png").write_bytes(png())
+    X, names, problems = read_samples(folder, (1, 8, 8), (0, 16))
+    assert names == ["good.csv:1", "ok.png"] and X.shape == (2, 1, 8, 8)
+    reasons = {p.file: p.reason for p in problems}
+    assert set(reasons) == {"batch/pipe.png", "batch/pipe.csv", "batch/zero.csv", "batch/zero.png",
+                            "batch/gone.npy", "bad.npy"}, reasons
+    assert "FIFO" in reasons["batch/pipe.png"] and "device" in reasons["batch/zero.png"]
+    assert "broken link" in reasons["batch/gone.npy"] and "negative dimension" in reasons["bad.npy"]
+    for p in problems:
+        one_line_without_paths(str(p), tmp_path)
+    # named directly, alone or among good files, through every public reader
+    X, names, problems = read_samples([folder / "pipe.csv", folder / "zero.png", folder / "ok.png"], (1, 8, 8),
+                                      (0, 16))
+    assert names == ["ok.png"] and [p.file for p in problems] == ["pipe.csv", "zero.png"]
+    X, names, problems = read_images([folder / "pipe.png", folder / "zero.png", folder / "ok.png"], (8, 8), 1)
+    assert names == ["ok.png"] and all("not a regular file" in p.reason for p in problems)
+    from core.data.tables import TableError, read_csv_table, read_npy_array
+
+    for reader, path in ((read_csv_table, folder / "zero.csv"), (read_npy_array, folder / "pipe.csv")):
+        with pytest.raises(TableError, match="not a regular file"):
+            reader(path)
+    with pytest.raises(OSError, match="not a regular file"):
+        read_zip_members(folder / "zero.csv", "zero.csv")
+
+
+def test_links_fifos_and_devices_inside_a_zip_are_skipped_with_their_reason():
+    import stat
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for member, mode, data in (("link.png", stat.S_IFLNK | 0o777, b"/dev/zero"),
+                                   ("pipe.png", stat.S_IFIFO | 0o644, b""), ("ok.png", stat.S_IFREG | 0o644, png())):
+            info = zipfile.ZipInfo(member)
+            info.create_system, info.external_attr = 3, mode << 16
+            zf.writestr(info, data)
+    members, skipped = read_zip_members(buf.getvalue(), "a.zip", {".png"})
+    assert [m for m, _ in members] == ["a.zip/ok.png"]
+    assert dict(skipped) == {"a.zip/link.png": "a symbolic link in the archive, not a regular file; skipped",
+                             "a.zip/pipe.png": "a FIFO in the archive, not a regular file; skipped"}
+
+
+# ---------------------------------------------------------------- outputs: names, formulas, depth
+
+def test_duplicate_names_are_told_apart():
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w") as zf:
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            for value in (10, 200, 30):
+                zf.writestr("d.png", png(value=value))
+    X, names, problems = read_samples([("a.zip", data.getvalue()), ("b.png", png()), ("b.png", png(value=3))],
+                                      (1, 8, 8), (0, 255))
+    assert names == ["a.zip/d.png", "a.zip/d.png#2", "a.zip/d.png#3", "b.png", "b.png#2"] and not problems
+    assert X[:, 0, 0, 0].tolist() == [10, 200, 30, 128, 3]  # each name still its own sample, in order
+    from core.data.messages import distinct
+
+    assert distinct(["x", "x#2", "x", "x"]) == ["x", "x#2", "x#3", "x#4"]
+
+
+def test_formula_prefixes_are_neutralised_in_every_csv_written():
+    from app.score.uploads import problems_csv
+    from core.data.messages import Problem
+
+    names = ["=HYPERLINK(\"http://x\",\"y\")", "+1", "-2", "@SUM(A1)", "\tx", "\rx", "plain", "a=b"]
+    rows = list(csv.reader(io.StringIO(scores_csv(names, [1.0] * len(names)))))[1:]
+    assert [r[0] for r in rows] == ["'" + n for n in names[:6]] + ["plain", "a=b"]
+    assert rows[0][1] == "1"  # numbers are numbers: only text cells are quoted this way
+    rows = list(csv.reader(io.StringIO(problems_csv([Problem("=cmd|' /C calc'!A0", "x")]).decode())))
+    assert rows[1][0] == "'=cmd|' /C calc'!A0"
+
+
+HOSTILE_NAME = "evil\x1b[2J\x1b]0;owned\x07\u202egnp.exe\u2066\x85.png"
+
+
+def test_control_and_bidi_characters_are_escaped_when_shown():
+    from app.score.uploads import problem_list, shown
+    from core.data.messages import Problem, printable
+
+    text = printable(HOSTILE_NAME)
+    assert text == "evil\\x1b[2J\\x1b]0;owned\\x07\\u202egnp.exe\\u2066\\x85.png"
+    assert not re.search("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", text)
+    assert printable("Café ü 日本.png") == "Café ü 日本.png"  # ordinary non-ASCII names stay as they are
+    listed = problem_list([Problem(HOSTILE_NAME + "`x`", "bad")], "error")
+    assert "\x1b" not in listed and "\u202e" not in listed and listed.count("`") == 2
+    assert shown("a`b") == "a'b"
+
+
+def test_the_cli_prints_hostile_names_escaped(tmp_path, capsys):
+    from core import MirroredAE
+    from core.cli import main as cli_main
+    from core.data import load_dataset
+
+    model = tmp_path / "digits"
+    MirroredAE(preset="digits", epochs=1, device="cpu").fit(load_dataset("digits").X_train[:64]).save(model)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / HOSTILE_NAME).write_bytes(png())
+    (folder / ("bad" + HOSTILE_NAME)).write_bytes(b"junk")
+    (folder / "=HYPERLINK(1).png").write_bytes(png())
+    assert cli_main(["score", "--checkpoint", str(model), "--input", str(folder)]) == 1
+    out, err = capsys.readouterr()
+    for text in (out, err):
+        assert "\x1b" not in text and "\u202e" not in text and "\x85" not in text
+    assert "evil\\x1b[2J" in out and "badevil\\x1b[2J" in err
+    assert "'=HYPERLINK(1).png" in out
+    assert cli_main(["score", "--checkpoint", str(model), "--input", str(folder), "--output",
+                     str(tmp_path / "s.csv")]) == 1
+    rows = list(csv.reader(open(tmp_path / "s.csv", newline="", encoding="utf-8")))
+    assert "'=HYPERLINK(1).png" in [r[0] for r in rows]
+
+
+def _png16(values) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(values, np.uint16)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_16_bit_images_are_read_at_their_depth_not_saturated():
+    assert Image.open(io.BytesIO(_png16(np.full((8, 8), 32768)))).mode == "I;16"
+    X, names, problems = read_images([("mid.png", _png16(np.full((8, 8), 32768))),
+                                      ("top.png", _png16(np.full((8, 8), 65535))), ("8bit.png", png(value=64))],
+                                     (8, 8), 1, (0, 16))
+    assert not problems and names == ["mid.png", "top.png", "8bit.png"]
+    np.testing.assert_allclose(X[0], 8.0, atol=0.01)  # half of 16, not 16 (what convert("L") gave: white)
+    np.testing.assert_allclose(X[1], 16.0, atol=1e-4)
+    np.testing.assert_allclose(X[2], 64 * 16 / 255, atol=1e-4)
+    ramp = np.tile(np.arange(8, dtype=np.uint16) * 9000, (8, 1))
+    X, _, _ = read_images([("ramp.png", _png16(ramp))], (8, 8), 3, (0, 255))
+    assert X.shape == (1, 3, 8, 8) and np.all(np.diff(X[0, 0, 0]) > 0) and X.max() < 255  # depth kept
+    buf = io.BytesIO()
+    Image.fromarray(np.ones((8, 8), np.float32)).save(buf, "TIFF")
+    _, names, problems = read_images([("float.tif", buf.getvalue())], (8, 8), 1)
+    assert not names and "floating-point pixels" in problems[0].reason

@@ -323,3 +323,19 @@ def test_a_samples_score_does_not_depend_on_the_rest_of_its_batch(preset):
     if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in nets.encoder.modules()):
         with torch.no_grad():  # the probe can fail: in training mode the same sample's latent does depend on its batch
             assert not torch.allclose(nets.encoder(X)[0], nets.encoder(torch.cat([X[:1], X[:1]]))[0], atol=1e-4)
+
+
+def test_the_cli_sets_threads_for_its_process_and_the_library_does_not(tmp_path):
+    from core.cli import main as cli_main
+
+    before = torch.get_num_threads()
+    wanted = 2 if before != 2 else 1
+    try:
+        assert cli_main(["train", "--dataset", "digits", "--anomaly-class", "1", "--epochs", "1", "--max-train", "96",
+                         "--threads", str(wanted), "--score", "l2", "--out", str(tmp_path / "m")]) == 0
+        assert torch.get_num_threads() == wanted  # the CLI owns its process
+    finally:
+        torch.set_num_threads(before)
+    sidecar = json.loads((tmp_path / "m.json").read_text())
+    assert sidecar["params"]["score_kind"] == "l2" and "score" not in sidecar["params"]
+    assert MirroredAE.load(tmp_path / "m", device="cpu").score_kind == "l2"

@@ -76,11 +76,10 @@ def test_the_initial_weights_are_those_of_the_seeded_global_generator(rows, prof
         assert torch.equal(v, seen["state"][k]), k
 
 
-def test_concurrent_fits_and_draws_do_not_change_a_fit(rows, monkeypatch):
-    # The thin-convolution CPU kernels switch oneDNN off process-wide around their ops
-    # (`core.training.kernels._native`), so concurrent fits change each other's convolutions at float rounding (and
-    # can leave oneDNN off): a different matter from seeding, kept out of this test by running without them.
-    monkeypatch.setattr(kernels, "thin_layers", lambda modules: [])
+def test_concurrent_fits_and_draws_do_not_change_a_fit(rows):
+    # with the thin-convolution CPU kernels on: they call the native kernels directly, with no process-wide switch
+    assert kernels.thin_layers(estimator.seeded_networks(estimator.make_config("digits"), (1, 8, 8), 0).modules()
+                               .values())
     expected = fit_scores(rows)
     results, errors = {}, []
     stop = threading.Event()

@@ -271,3 +271,85 @@ def test_training_is_seeded_and_reproducible_on_cpu():
 
     a, b = run(), run()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+# ------------------------------------------------------------------ fit changes no process-wide state
+
+@pytest.mark.parametrize("profile", ["paper", "authors"])
+def test_concurrent_fits_in_threads_succeed_equal_sequential_ones_and_leave_the_process_as_it_was(profile):
+    """Spectral norm's cache (`parametrize.cached`, process-wide), the thin-convolution kernels (formerly a
+    process-wide oneDNN switch) and torch's thread count: three fits in threads, the CPU kernels on."""
+    import threading
+
+    import numpy as np
+
+    from core import MirroredAE
+    from core.data import load_dataset
+
+    rows = load_dataset("digits").X_train[:192]
+    kinds = (0, 3, "acai")
+
+    def fit(interpolation, threads=None):
+        return MirroredAE(preset="digits", interpolation=interpolation, profile=profile, epochs=2, seed=3,
+                          device="cpu", threads=threads).fit(rows).decision_scores_
+
+    expected = {k: fit(k) for k in kinds}
+    mkldnn, threads, rng = torch.backends.mkldnn.enabled, torch.get_num_threads(), torch.random.get_rng_state()
+    np_rng = np.random.get_state()[1].copy()
+    results, errors = {}, []
+
+    def run(k):
+        try:
+            results[k] = fit(k, threads=threads)  # the thread count asked for is the process's: nothing to apply
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(repr(e))
+
+    workers = [threading.Thread(target=run, args=(k,)) for k in kinds]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert not errors, errors
+    for k in kinds:
+        np.testing.assert_array_equal(results[k], expected[k], err_msg=f"interpolation {k}")
+    assert torch.backends.mkldnn.enabled == mkldnn and torch.get_num_threads() == threads
+    assert torch.equal(torch.random.get_rng_state(), rng) and np.array_equal(np.random.get_state()[1], np_rng)
+
+
+def test_threads_are_not_applied_from_another_thread():
+    import threading
+    import warnings
+
+    from core import MirroredAE
+    from core.data import load_dataset
+
+    rows, before, seen = load_dataset("digits").X_train[:64], torch.get_num_threads(), []
+
+    class Probe(Callback):
+        def on_step(self, info):
+            seen.append(torch.get_num_threads())
+
+    def run():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            MirroredAE(preset="digits", epochs=1, device="cpu", threads=before + 1).fit(rows, callbacks=[Probe()])
+        seen.append([str(w.message) for w in caught])
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    assert set(seen[:-1]) == {before} and torch.get_num_threads() == before
+    assert any("not applied" in m for m in seen[-1])
+
+
+@pytest.mark.parametrize("lipschitz", ["gp", "hinge-sn"])
+def test_the_thin_convolution_kernels_never_set_a_global_flag(lipschitz, monkeypatch):
+    """With torch's global flags frozen, setting `torch.backends.mkldnn.enabled` raises: a whole step (the gradient
+    penalty's double backward included) runs on the faster kernels without touching it."""
+    trainer, nets = tiny_trainer(3, lipschitz=lipschitz)
+    assert trainer.speed.kernel_layers  # the kernels are in use
+    monkeypatch.setitem(torch.backends.flags_frozen.__globals__, "__allow_nonbracketed_mutation_flag", False)
+    with pytest.raises(RuntimeError):
+        torch.backends.mkldnn.enabled = True  # the freeze works
+    logs = trainer.step(batch())
+    assert all(torch.isfinite(v) for v in logs.values())

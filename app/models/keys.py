@@ -48,6 +48,7 @@ TRAIN_SCALING_IMAGES = "train_scaling_images"  # a disabled box: images have one
 TRAIN_SEED = "train_seed"
 TRAIN_MAX = "train_max"
 TRAIN_DEVICE = "train_device"
+TRAIN_THREADS = "train_threads"  # the job's CPU threads (torch.set_num_threads in its worker)
 TRAIN_START = "train_start"
 
 # the jobs panel

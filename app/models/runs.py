@@ -49,7 +49,8 @@ def delete_run(path, root) -> list[str]:
 
 def rename_run(path, new_name: str, root) -> Path:
     """Rename a run (and its timeline) to `new_name` inside `root`; returns the new weights path.
-    CheckpointError for a name the lab cannot read back, one already taken, or a path outside `root`."""
+    CheckpointError for a name the lab cannot read back (or Windows reserves), one already taken, a run another
+    session renamed or deleted meanwhile, or a path outside `root`."""
     new_name = (new_name or "").strip()
     if new_name.endswith(".safetensors") or new_name.endswith(".json"):
         new_name = new_name.rsplit(".", 1)[0]
@@ -59,7 +60,7 @@ def rename_run(path, new_name: str, root) -> Path:
         raise CheckpointError("that is already its name")
     new_timeline = timeline_file(Path(root) / new_name)
     if new_timeline.exists():
-        raise CheckpointError(f"a run named {new_name!r} already exists")
+        raise CheckpointError(f"a run named {new_name!r} already exists; choose another name")
     new_weights = rename_checkpoint(path, new_name, root=root)
     old_timeline = timeline_file(path)
     if old_timeline.is_file():

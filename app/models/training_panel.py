@@ -4,6 +4,8 @@ scaling, recon weight, max training samples, ...) with an estimated time before 
 cookie of app/shared/owner.py; what happened to the jobs of an earlier server process)."""
 from __future__ import annotations
 
+import os
+
 import streamlit as st
 
 from app.models import keys, training_estimate, training_figures
@@ -38,7 +40,8 @@ def _spec_from_form(dataset: str, klass, defaults: dict, tabular: bool) -> jobs.
                         lam=changed(keys.TRAIN_LAM), recon_weight=changed(keys.TRAIN_RECON),
                         scaling=changed(keys.TRAIN_SCALING, str) if tabular else None,
                         seed=int(ss[keys.TRAIN_SEED]), max_train=int(ss[keys.TRAIN_MAX]) or None,
-                        device=ss[keys.TRAIN_DEVICE], data_dir=catalogue.data_dir())
+                        device=ss[keys.TRAIN_DEVICE], data_dir=catalogue.data_dir(),
+                        threads=int(ss[keys.TRAIN_THREADS]))
 
 
 def _what_to_train(ctx):
@@ -80,7 +83,7 @@ def _how_to_train(dataset: str, spec, tabular: bool) -> dict:
     if ss.get(keys.TRAIN_PRESET_FOR) != dataset or ss.get(keys.TRAIN_PRESET) not in presets:
         ss[keys.TRAIN_PRESET] = spec.preset if spec.preset in presets else presets[0]
     ss[keys.TRAIN_PRESET_FOR] = dataset
-    g1, g2, g3, g4 = st.columns(4)
+    g1, g2, g3, g4, g5 = st.columns(5)
     preset = g1.selectbox("Preset", presets, key=keys.TRAIN_PRESET, help="Architecture and hyper-parameters; the "
                           "dataset's own preset is the paper's (see core/method/config.py).")
     defaults = _defaults(preset, ss[keys.TRAIN_PROFILE])
@@ -91,6 +94,12 @@ def _how_to_train(dataset: str, spec, tabular: bool) -> dict:
                     help="Of E, G and the critics alike (the presets use one rate for all three).")
     g3.number_input("Batch size", 2, 4096, key=keys.TRAIN_BATCH, step=16)
     g4.number_input("Epochs", 1, 1000, key=keys.TRAIN_EPOCHS)
+    cores = os.cpu_count() or 1
+    ss.setdefault(keys.TRAIN_THREADS, min(cores, jobs.default_threads()))
+    g5.number_input("CPU threads", 1, cores, key=keys.TRAIN_THREADS,
+                    help=f"torch threads of the job's own worker process. The default shares this server's {cores} "
+                         f"core(s) among the {jobs.pool_size()} job(s) that may train at once (MAESI_MAX_JOBS); "
+                         "small models gain little from more.")
     h1, h2, h3, h4, h5, h6 = st.columns(6)
     h1.number_input("λ (interpolation weight)", 0.0, 10.0, key=keys.TRAIN_LAM, step=0.1)
     h2.number_input("Recon weight", 0.0, 100.0, key=keys.TRAIN_RECON, step=0.5,
@@ -164,13 +173,25 @@ def _check_and_estimate(job_spec: jobs.JobSpec, tabular: bool) -> bool:
 
 # ------------------------------------------------------------------ jobs
 
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def job_status(snap: dict) -> str:
+    """The job's status in words: a queued job with its place in the queue ("queued, 2nd in line")."""
+    if snap["status"] == "queued" and snap.get("place"):
+        return f"queued, {_ordinal(snap['place'])} in line"
+    return snap["status"]
+
+
 def _job_card(snap: dict, token: str) -> None:
     spec = snap["spec"]
+    threads = spec.threads or jobs.default_threads()
     with st.container(border=True):
         st.markdown(f"**Job {snap['id']}**: {spec.dataset}"
                     + ("" if spec.anomaly_class is None else f", anomaly class {spec.anomaly_class}")
-                    + f", m = {spec.interpolation}, {snap['epochs'] or spec.epochs} epochs on {spec.device}: "
-                      f"*{snap['status']}*")
+                    + f", m = {spec.interpolation}, {snap['epochs'] or spec.epochs} epochs on {spec.device} "
+                      f"({threads} thread{'s' if threads > 1 else ''}): *{job_status(snap)}*")
         st.progress(snap["progress"], text=f"epoch {snap['epoch']}/{snap['epochs'] or spec.epochs or '?'} · step "
                                            f"{snap['step']}/{snap['total_steps'] or '?'} · elapsed "
                                            f"{jobs.fmt_seconds(snap['elapsed'])} · ETA "
@@ -181,8 +202,10 @@ def _job_card(snap: dict, token: str) -> None:
             display.show_figure(training_figures.loss_curves(snap["history"], snap["epochs"] or spec.epochs,
                                                              live=snap["live"]), key=keys.job_losses(snap["id"]))
         if not snap["done"]:
+            queued = snap["status"] == "queued"
             st.button("Stop", key=keys.job_stop(snap["id"]), on_click=jobs.stop, args=(snap["id"], token),
-                      help="Stops after the current step; the weights so far are saved as a run.")
+                      help="Takes it out of the queue; nothing is trained." if queued else
+                      "Stops after the current step; the weights so far are saved as a run.")
 
 
 @guarded("the training jobs")
@@ -199,7 +222,10 @@ def _job_panel() -> None:
             ss[keys.ANNOUNCED].add(snap["id"])
             st.rerun()  # refresh the table and the sidebar with the new run
     if others:
-        st.caption(f"{len(others)} job(s) of other users are training on this server.")
+        st.caption(f"{len(others)} job(s) of other users are training or queued on this server.")
+    if mine and any(j.status == "queued" for j in mine):
+        st.caption(f"At most {jobs.pool_size()} job(s) train at once on this server (MAESI_MAX_JOBS); the others "
+                   "wait in line.")
 
 
 def jobs_section() -> None:

@@ -8,6 +8,7 @@ import streamlit as st
 
 from app.score import keys, uploads
 from app.shared import caches, catalogue, images, sidebar
+from core.data.messages import printable
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -72,10 +73,11 @@ def show_results(model, X: np.ndarray, names: list) -> None:
     from core.data.tables import scores_csv
 
     image_model = len(model.input_shape_) == 3
-    scores = model.decision_function(X)
+    scores = model.decision_function(X)  # in batches under the scoring memory ceiling
     order = np.argsort(-scores, kind="stable")
     flag = scores > model.threshold_
-    res = pd.DataFrame({"rank": np.arange(1, len(order) + 1), "name": np.asarray(names, dtype=object)[order],
+    ranked = np.asarray(names, dtype=object)[order]
+    res = pd.DataFrame({"rank": np.arange(1, len(order) + 1), "name": [printable(n) for n in ranked],
                         "score": scores[order], "anomaly": np.where(flag[order], "yes", "no")})
     st.session_state[keys.RESULT] = res
     st.success(f"Scored {len(X)} sample(s); {int(flag.sum())} above the model's threshold ({model.threshold_:.4g}).")
@@ -89,7 +91,7 @@ def show_results(model, X: np.ndarray, names: list) -> None:
         column_config["image"] = st.column_config.ImageColumn("image", width="small")
     st.dataframe(shown, hide_index=True, column_config=column_config, row_height=56 if image_model else None)
     st.download_button("Download results (CSV)",
-                       scores_csv(res["name"], res["score"], flag[order].astype(int)).encode(),
+                       scores_csv(ranked, res["score"], flag[order].astype(int)).encode(),
                        file_name="maesi-scores.csv", mime="text/csv", key=keys.RESULTS_CSV)
 
 
@@ -101,7 +103,7 @@ def main() -> None:
     if not ctx.require_models():
         st.stop()
     path = choose_model(ctx)
-    model = caches.model(path)
+    model = caches.model(path)  # a model that could not score one sample under the memory ceiling never loads
     # the model's own columns (its sidecar) first: the loaded dataset may not be the one it was trained on
     own_names = getattr(model, "feature_names_in_", None)
     feature_names = (list(own_names) if own_names is not None

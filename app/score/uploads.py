@@ -4,6 +4,10 @@ values outside the model's range are scored with a warning.
 
 Pictures (PNG/JPEG/..., zips of them) and arrays (.npy, .csv) are read in two calls only so that the optional
 colour inversion of 1-channel models touches the pictures, never the arrays, which must already be in range.
+
+Names are users' bytes: shown escaped (`shown`: control and bidi characters), written to CSV as text (a name
+starting like a formula gets a leading single quote), told apart when repeated ("a.png#2"). Scoring runs in
+batches under the scoring memory ceiling (`MirroredAE.decision_function`, ``MAESI_SCORE_MEMORY``).
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from app.shared import images
+from core.data.messages import distinct, printable
 
 ARRAY_SUFFIXES = (".npy", ".csv", ".txt")
 MAX_LISTED = 50  # problems listed in plain view; the rest are counted (and all are in the CSV download)
@@ -57,27 +62,27 @@ def read_uploads(files: Sequence, model, feature_names: Optional[Sequence[str]] 
         names += n
         problems += p
     X = np.concatenate(parts) if parts else np.zeros((0, *shape), np.float32)
-    return X, names, problems, inverted
+    return X, distinct(names), problems, inverted
+
+
+def shown(text) -> str:
+    """A user's name for a Markdown line: control and bidi characters escaped, no backtick to end a code span."""
+    return printable(text).replace("`", "'")
 
 
 def problem_list(problems: Sequence, level: str) -> str:
     """Markdown bullet list of one level's problems ("error" or "warning"), at most MAX_LISTED items."""
     chosen = [p for p in problems if p.level == level]
-    lines = [f"- `{p.file}`: {p.reason}" for p in chosen[:MAX_LISTED]]
+    lines = [f"- `{shown(p.file)}`: {shown(p.reason)}" for p in chosen[:MAX_LISTED]]
     if len(chosen) > MAX_LISTED:
         lines.append(f"- … and {len(chosen) - MAX_LISTED} more (see the problems CSV)")
     return "\n".join(lines)
 
 
 def problems_csv(problems: Sequence) -> bytes:
-    import csv
+    from core.data.tables import csv_text
 
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["file", "level", "reason"])
-    for p in problems:
-        writer.writerow([p.file, p.level, p.reason])
-    return out.getvalue().encode()
+    return csv_text(["file", "level", "reason"], ([p.file, p.level, p.reason] for p in problems)).encode()
 
 
 def example_files(X_test: np.ndarray, y_test: np.ndarray, input_range, image_model: bool,

@@ -1,27 +1,33 @@
-"""Background training jobs: a module-level registry shared by every browser session of the server.
+"""Background training jobs: a module-level registry shared by every browser session of the server, and a bounded
+pool of worker processes that train them.
 
 A job trains a `MirroredAE` under the paper's protocol (leave-one-out for images, the 50/50 split for tables,
-as `python -m core train` does) in a daemon thread, reports progress through a `core.training.trainer.Callback`, can
-be stopped (the weights so far are kept and saved), and saves its checkpoint with test metrics into the runs
-folder, where the Models page lists it. With the checkpoint it saves a training timeline (`core.training.timeline`):
-the latents of a fixed, seeded sample of at most TIMELINE_SAMPLES test samples every few epochs.
+as `python -m core train` does) in a worker process of its own (`app/shared/worker.py`, started with
+multiprocessing's `spawn`: torch and fork do not mix, and the server runs threads), reports progress back over a
+pipe, can be stopped (the weights so far are kept and saved), and saves its checkpoint with test metrics and a
+training timeline into the runs folder, where the Models page lists it. At most `pool_size()` jobs train at once
+(MAESI_MAX_JOBS, default one per spare core, read once per server); the others wait in line, first come first
+served (`place_in_queue`). Each job's server-side thread (`Job.thread`) waits for its turn, starts the worker and
+relays its progress into the `Job`; a worker that dies (a crash, an out-of-memory kill) makes its job `failed`
+with the reason, and the server goes on.
 
 Owners: a job carries the owner token of the browser that started it (`app/shared/owner.py`), so a reloaded page
 finds its own jobs with their progress and Stop button; other users' jobs are only counted, and only the owner can
 stop a job.
 
 Shutdowns: `install_shutdown_handling()` (once per process) makes SIGTERM / SIGINT and the interpreter's normal
-exit interrupt every running job: the trainer keeps the best (or last finished) epoch's weights, the job saves
-them with training status "interrupted", and only then does the process go on exiting (at most SHUTDOWN_WAIT_S).
-A job interrupted before its first finished epoch, or one that diverges then, saves nothing and says so. Every
-finished job appends one line to the runs folder's journal (JOURNAL), so the Models page can list what happened
-to the jobs of an earlier server process. No Streamlit in here: pages poll `JOBS`.
+exit interrupt every job: queued ones end at once, running workers are told to interrupt; each keeps the best (or
+last finished) epoch's weights and saves them with training status "interrupted", and only then does the process
+go on exiting (at most SHUTDOWN_WAIT_S; a worker still busy then is killed). A job interrupted before its first
+finished epoch, or one that diverges then, saves nothing and says so. Every finished job appends one line to the
+runs folder's journal (JOURNAL), so the Models page can list what happened to the jobs of an earlier server
+process. No Streamlit in here: pages poll `JOBS`.
 """
 from __future__ import annotations
 
 import atexit
 import itertools
-import json
+import logging
 import math
 import os
 import shlex
@@ -29,21 +35,44 @@ import signal
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from core.training.trainer import Callback
+from app.shared import job_journal, worker
+from app.shared.job_journal import JOURNAL, read as journal  # noqa: F401: the pages' and tests' names
+from app.shared.worker import LIVE_POINTS, TIMELINE_SAMPLES, TIMELINE_SNAPSHOTS, thin_live, timeline_every  # noqa: F401
 
-_LOCK = threading.Lock()
+# Reentrant: a signal handler (running in the main thread) may take it while the main thread holds it.
+_LOCK = threading.RLock()
+_TURN = threading.Condition(_LOCK)  # signalled whenever a slot frees or a queued job is stopped
 _IDS = itertools.count(1)
 JOBS: dict[int, "Job"] = {}
-TIMELINE_SAMPLES = 1000  # test samples whose latents the timeline stores (anomalies keep their share)
-TIMELINE_SNAPSHOTS = 20  # about this many snapshots per run: every max(1, epochs // 20) epochs
-LIVE_POINTS = 1000  # per-step losses kept for the live chart (thinned by half whenever full)
+_QUEUE: list = []  # ids of the queued jobs, the next to start first
+_RUNNING: set = set()  # ids of the jobs holding a slot of the pool
+MAX_JOBS: Optional[int] = None  # the pool's size, read from MAESI_MAX_JOBS by the first `pool_size()`
 SHUTDOWN_WAIT_S = 60.0  # how long a shutdown waits for the running jobs to save
-JOURNAL = ".maesi-jobs.jsonl"  # a dot file: the checkpoint listing (core.checkpoints.manifest) never reads it
 FINAL = ("completed", "stopped", "diverged", "interrupted", "failed")
+
+
+def pool_size() -> int:
+    """How many jobs train at once: MAESI_MAX_JOBS, else one per spare core (one core left to the server)."""
+    global MAX_JOBS
+    if MAX_JOBS is None:
+        raw = os.environ.get("MAESI_MAX_JOBS", "").strip()
+        default = max(1, (os.cpu_count() or 1) - 1)
+        try:
+            MAX_JOBS = max(1, int(raw)) if raw else default
+        except ValueError:
+            logging.getLogger("maesi.app").warning("MAESI_MAX_JOBS=%r is not a whole number: %d jobs at once", raw,
+                                                   default)
+            MAX_JOBS = default
+    return MAX_JOBS
+
+
+def default_threads() -> int:
+    """A job's CPU threads by default: its share of the cores when the pool is full."""
+    return max(1, (os.cpu_count() or 1) // pool_size())
 
 
 @dataclass
@@ -63,6 +92,7 @@ class JobSpec:
     batch_size: Optional[int] = None
     scaling: Optional[str] = None
     recon_weight: Optional[float] = None
+    threads: Optional[int] = None  # the worker's CPU threads (torch.set_num_threads); None = default_threads()
 
     def run_name(self) -> str:
         klass = "all" if self.anomaly_class is None else self.anomaly_class
@@ -113,7 +143,10 @@ class Job:
     stop_requested: bool = False
     interrupt_requested: bool = False  # a shutdown: keep the best weights so far, status "interrupted"
     traceback_text: str = ""
-    thread: Optional[threading.Thread] = None
+    thread: Optional[threading.Thread] = None  # the server's side of the job: waits its turn, relays the worker
+    process: Optional[object] = None  # the worker (a multiprocessing Process) while it lives
+    control: Optional[object] = None  # the pipe end the server sends "stop" / "interrupt" through
+    killed_at_shutdown: bool = False
 
     @property
     def done(self) -> bool:
@@ -131,61 +164,13 @@ class Job:
                     "elapsed": self.elapsed, "eta": self.eta, "progress": self.progress,
                     "history": {k: list(v) for k, v in self.history.items()}, "live": list(self.live),
                     "metrics": dict(self.metrics), "path": self.path, "run_name": self.run_name,
-                    "spec": self.spec, "done": self.done}
+                    "spec": self.spec, "done": self.done, "place": place_in_queue(self)}
 
 
-def timeline_every(epochs: int) -> int:
-    """Epochs between two timeline snapshots: about TIMELINE_SNAPSHOTS per run."""
-    return max(1, int(epochs) // TIMELINE_SNAPSHOTS)
-
-
-class _JobCallback(Callback):
-    def __init__(self, job: Job):
-        self.job = job
-        self.stop_training = False
-        self.stride = 1  # record every stride-th step for the live chart
-        self.batches = 1
-
-    def on_train_begin(self, total_steps, epochs):
-        with _LOCK:
-            self.job.total_steps, self.job.epochs, self.job.status = total_steps, epochs, "running"
-        self.batches = max(1, total_steps // max(1, epochs))
-
-    def on_step(self, info):
-        if self.job.interrupt_requested:
-            # The trainer catches KeyboardInterrupt as an interruption: it restores the best (or last finished)
-            # epoch's weights and returns with status "interrupted", which the job then saves.
-            raise KeyboardInterrupt
-        with _LOCK:
-            self.job.step = info.step + 1
-            self.job.elapsed = info.elapsed
-            self.job.eta = info.elapsed / self.job.step * (self.job.total_steps - self.job.step)
-            if info.losses and info.step % self.stride == 0:
-                self.job.live.append(((info.step + 1) / self.batches, {k: float(v) for k, v in info.losses.items()}))
-                if len(self.job.live) > LIVE_POINTS:
-                    self.job.live, self.stride = self.job.live[::2], self.stride * 2
-        if self.job.stop_requested:
-            self.stop_training = True
-
-    def on_epoch(self, info):
-        with _LOCK:
-            self.job.epoch = info.epoch + 1
-            self.job.elapsed, self.job.eta = info.elapsed, info.eta
-            for k, v in info.losses.items():
-                self.job.history.setdefault(k, []).append(float(v))
-            self.job.history.setdefault("loss_feat", []).append(info.loss_feat)
-            for k, v in (info.figures or {}).items():  # the health figures, for the live health curves
-                if k != "loss_feat":
-                    self.job.history.setdefault(k, []).append(float(v))
-
-
-def _free_path(folder: Path, name: str) -> Path:
-    """folder/name, or folder/name-2, -3, ... when a run of that name exists (a save never overwrites)."""
-    for n in range(1, 1000):
-        candidate = folder / (name if n == 1 else f"{name}-{n}")
-        if not candidate.with_name(candidate.name + ".json").exists():
-            return candidate
-    raise RuntimeError(f"too many runs named {name}")
+def place_in_queue(job: Job) -> Optional[int]:
+    """1 for the next job to start, 2 for the one after, ...; None when the job is not waiting."""
+    with _LOCK:
+        return _QUEUE.index(job.id) + 1 if job.id in _QUEUE else None
 
 
 def _finish(job: Job, status: str, message: str, **fields) -> None:
@@ -193,88 +178,150 @@ def _finish(job: Job, status: str, message: str, **fields) -> None:
         job.status, job.message, job.finished = status, message, time.time()
         for k, v in fields.items():
             setattr(job, k, v)
-    _write_journal(job)
+    job_journal.write(job)
 
 
-def _run(job: Job) -> None:
-    from core import MirroredAE
-    from core.data.messages import plain
-    from core.data.subsets import seeded_indices
-    from core.evaluation.runner import ProtocolRun
-    from core.training.timeline import TimelineCallback, save_timeline
-    from core.training.trainer import TrainingDiverged
+def _apply(job: Job, msg: dict) -> None:
+    """One progress message of the worker (app/shared/worker.py) into the job."""
+    kind = msg["kind"]
+    with _LOCK:
+        if kind == "status":
+            job.message = msg["message"]
+        elif kind == "begin":
+            job.total_steps, job.epochs, job.status = msg["total_steps"], msg["epochs"], "running"
+        elif kind == "progress":
+            job.step = msg["step"] or job.step
+            job.elapsed = msg["elapsed"]
+            job.eta = msg["eta"] if msg["eta"] is not None else (
+                job.elapsed / job.step * (job.total_steps - job.step) if job.step else None)
+            for point in msg["live"]:
+                job.live = thin_live(job.live, point)
+        elif kind == "epoch":
+            job.epoch, job.elapsed, job.eta = msg["epoch"], msg["elapsed"], msg["eta"]
+            for k, v in msg["values"]:
+                job.history.setdefault(k, []).append(v)
 
-    spec = job.spec
-    try:
-        with _LOCK:
-            job.status, job.message = "running", "loading data"
-        run = ProtocolRun.prepare(spec.dataset, spec.anomaly_class, seed=spec.seed, data_dir=spec.data_dir,
-                                  max_train=spec.max_train)
-        if job.interrupt_requested:
-            return _finish(job, "interrupted", "interrupted before training began: nothing saved.")
-        kwargs = dict(spec.model_kwargs(), preset=spec.preset or run.preset)
-        model = MirroredAE(**kwargs, contamination=run.contamination)
-        epochs = model.make_config().epochs
-        sample = seeded_indices(len(run.split.X_test), TIMELINE_SAMPLES, spec.seed, stratify=run.split.y_test)
-        timeline = TimelineCallback(model, run.split.X_test[sample], every=timeline_every(epochs))
-        out = _free_path(Path(job.runs_dir), job.run_name)
-        # The recorded command names no server folder: the run as runs/NAME, the data from $MAESI_DATA.
-        command = replace(spec, data_dir=None).command(Path("runs") / out.name) + "  # trained in the maesi lab"
-        with _LOCK:
-            job.message = f"training on {len(run.X_train)} samples"
+
+def _wait_for_turn(job: Job) -> bool:
+    """Blocks until the job holds a slot of the pool (True), or ends it when stopped while queued (False)."""
+    with _TURN:
+        while True:
+            if job.stop_requested or job.interrupt_requested:
+                _QUEUE.remove(job.id)
+                _TURN.notify_all()  # the jobs behind it move up
+                break
+            if _QUEUE[0] == job.id and len(_RUNNING) < pool_size():
+                _QUEUE.pop(0)
+                _RUNNING.add(job.id)
+                job.status, job.message = "running", "starting its worker process"
+                _TURN.notify_all()
+                return True
+            _TURN.wait(1.0)
+    if job.interrupt_requested:
+        _finish(job, "interrupted", "interrupted by a server shutdown while queued: nothing saved.")
+    else:
+        _finish(job, "stopped", "stopped while queued: nothing trained, nothing saved.")
+    return False
+
+
+def _run_worker(job: Job) -> None:
+    """Starts the job's worker process, relays its progress until its pipe closes, and records how it ended."""
+    progress, progress_child = worker.SPAWN.Pipe(duplex=False)
+    control_child, control = worker.SPAWN.Pipe(duplex=False)
+    threads = job.spec.threads or default_threads()
+    proc = worker.start_process(f"maesi-job-{job.id}", (job.spec, str(job.runs_dir), job.run_name, progress_child,
+                                                         control_child, threads, os.getpid()))
+    # Only the worker holds these ends now: its exit, however it happens, reads as the end of the pipe here.
+    progress_child.close()
+    control_child.close()
+    with _LOCK:
+        job.process, job.control = proc, control
+    for wanted, request in ((job.stop_requested, "stop"), (job.interrupt_requested, "interrupt")):
+        if wanted:  # asked for between the job's turn and its worker's start
+            _tell(job, request)
+    done = None
+    while True:
         try:
-            outcome = run.fit_and_evaluate(model, callbacks=[_JobCallback(job), timeline])
-        except TrainingDiverged as e:
-            return _finish(job, "diverged", f"{plain(e)} It diverged before its first finished epoch: nothing saved.")
-        status = outcome["status"] if outcome["status"] in ("stopped", "diverged", "interrupted") else "completed"
-        if status == "interrupted" and not getattr(model, "epochs_finished_", 0):
-            return _finish(job, "interrupted", "interrupted before its first finished epoch: nothing saved.")
-        path = run.save(model, out, outcome, command=command)
-        if timeline.epochs:
-            try:
-                save_timeline(out, timeline.epochs, timeline.latents, sample)
-            except Exception:  # noqa: BLE001: the run is saved; only its timeline is missing
-                traceback.print_exc()
-        metrics = outcome["metrics"]
-        verdict = (model.health_ or {}).get("verdict", "not recorded")
-        note = {"stopped": " (stopped early: the weights so far)", "diverged": " (diverged: the last good weights)",
-                "interrupted": " (interrupted by a server shutdown: the best weights so far)"}.get(status, "")
-        _finish(job, status, f"saved {Path(path).stem}: AUC {metrics['auc']:.3f}, health {verdict}{note}",
-                metrics=metrics, path=str(path))
-    except Exception as e:  # noqa: BLE001: a failed job reports, the server goes on
+            msg = progress.recv()
+        except (EOFError, OSError):
+            break
+        if msg["kind"] == "done":
+            done = msg
+        else:
+            _apply(job, msg)
+    proc.join(30)
+    if proc.is_alive():  # it sent its result but does not exit
+        proc.kill()
+        proc.join(5)
+    with _LOCK:
+        job.process, job.control = None, None
+    control.close()
+    progress.close()
+    if done is not None:
+        fields = {k: done[k] for k in ("metrics", "path", "traceback_text") if k in done}
+        _finish(job, done["status"], done["message"], **fields)
+    else:
+        reason = worker.exit_reason(proc.exitcode, job.killed_at_shutdown, SHUTDOWN_WAIT_S)
+        _finish(job, "failed", f"training failed: {reason}")
+
+
+def _own(job: Job) -> None:
+    """The server's side of one job (its `thread`)."""
+    try:
+        if _wait_for_turn(job):
+            _run_worker(job)
+    except Exception as e:  # noqa: BLE001: e.g. the worker could not be started; the server goes on
         from core.data.messages import plain
 
         with _LOCK:
             job.traceback_text = traceback.format_exc()
+        traceback.print_exc()
         _finish(job, "failed", f"training failed: {plain(e)}")
-    except KeyboardInterrupt:  # an interruption outside the trainer's loop (while preparing or evaluating)
-        _finish(job, "interrupted", "interrupted outside training: nothing saved.")
     finally:
-        with _LOCK:
+        with _TURN:
+            _RUNNING.discard(job.id)
+            if job.id in _QUEUE:
+                _QUEUE.remove(job.id)
+            _TURN.notify_all()
             if job.finished is None:
                 job.finished = time.time()
 
 
 def start(spec: JobSpec, runs_dir, owner: str = "") -> Job:
-    """Start training `spec` in a background thread; returns the registered job."""
+    """Queue `spec` for training in a worker process (it starts when the pool has a free slot); returns the
+    registered job."""
     Path(runs_dir).mkdir(parents=True, exist_ok=True)
     with _LOCK:
         job = Job(id=next(_IDS), spec=spec, runs_dir=Path(runs_dir), owner=owner, run_name=spec.run_name())
         JOBS[job.id] = job
-    job.thread = threading.Thread(target=_run, args=(job,), name=f"maesi-train-{job.id}", daemon=True)
+        _QUEUE.append(job.id)
+    job.thread = threading.Thread(target=_own, args=(job,), name=f"maesi-job-{job.id}", daemon=True)
     job.thread.start()
     return job
 
 
+def _tell(job: Job, request: str) -> None:
+    """Sends "stop" or "interrupt" to the job's worker, if it has one (a queued job sees its flags instead)."""
+    control = job.control
+    if control is None:
+        return
+    try:  # a message this small is one atomic write: several threads may send without a lock
+        control.send(request)
+    except (OSError, ValueError):  # the worker has just ended (or the pipe was closed)
+        pass
+
+
 def stop(job_id: int, owner: Optional[str] = None) -> bool:
-    """Ask a job to stop after its current step (its weights are kept and saved). With `owner`, only that
-    owner's job; returns whether a stop was requested."""
+    """Ask a job to stop after its current step (its weights are kept and saved; a queued job leaves the queue).
+    With `owner`, only that owner's job; returns whether a stop was requested."""
     job = JOBS.get(job_id)
     if job is None or (owner is not None and job.owner != owner):
         return False
     job.stop_requested = True
+    _tell(job, "stop")
+    with _TURN:
+        _TURN.notify_all()
     return True
-
 
 def active() -> list[Job]:
     return [j for j in list(JOBS.values()) if not j.done]
@@ -291,14 +338,23 @@ _SHUTDOWN: dict = {"how": None, "previous": {}}
 
 
 def interrupt_all(timeout: float = SHUTDOWN_WAIT_S) -> list[Job]:
-    """Interrupt every running job and wait (at most `timeout` s in all) until each has saved."""
+    """Interrupt every job (queued ones end at once) and wait (at most `timeout` s in all) until each running one
+    has saved; a worker still busy then is killed, so that the server's exit is never held up longer."""
     running = active()
     for job in running:
         job.interrupt_requested = True
+        _tell(job, "interrupt")
     deadline = time.monotonic() + timeout
     for job in running:
         if job.thread is not None and job.thread is not threading.current_thread():
             job.thread.join(max(0.0, deadline - time.monotonic()))
+    for job in running:
+        proc = job.process
+        if proc is not None and proc.is_alive():
+            job.killed_at_shutdown = True
+            proc.kill()
+            if job.thread is not None and job.thread is not threading.current_thread():
+                job.thread.join(5.0)  # records it as failed, with the reason
     return running
 
 
@@ -330,44 +386,6 @@ def install_shutdown_handling() -> str:
             how = "signals and exit"
         _SHUTDOWN["how"] = how
         return how
-
-
-# ---------------------------------------------------------------- journal of finished jobs
-
-def _write_journal(job: Job) -> None:
-    spec = job.spec
-    record = {"run": job.run_name, "file": Path(job.path).name if job.path else None, "status": job.status,
-              "message": job.message, "dataset": spec.dataset, "anomaly_class": spec.anomaly_class,
-              "interpolation": spec.interpolation, "epochs_done": job.epoch, "started": job.started,
-              "finished": job.finished, "pid": os.getpid()}
-    try:
-        with _LOCK, open(Path(job.runs_dir) / JOURNAL, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record, default=str) + "\n")
-    except OSError:
-        traceback.print_exc()  # the run itself is saved (or was never going to be): only its record is lost
-
-
-def journal(runs_dir, limit: int = 20, earlier_only: bool = True) -> list[dict]:
-    """The last `limit` records of finished jobs, newest first; `earlier_only`: of other server processes.
-    Damaged lines are skipped; only the file's tail is read."""
-    path = Path(runs_dir) / JOURNAL
-    try:
-        with open(path, "rb") as f:
-            f.seek(max(0, f.seek(0, os.SEEK_END) - 256 * 1024))
-            lines = f.read().decode("utf-8", "replace").splitlines()
-    except OSError:
-        return []
-    out = []
-    for line in reversed(lines):
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(rec, dict) and (not earlier_only or rec.get("pid") != os.getpid()):
-            out.append(rec)
-        if len(out) >= limit:
-            break
-    return out
 
 
 def fmt_seconds(s: Optional[float]) -> str:

@@ -12,7 +12,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from core.checkpoints.store import CheckpointError, atomic_write_bytes, checkpoint_paths, read_meta
+from core.checkpoints.durable import clean_folder, writes_pending
+from core.checkpoints.store import CheckpointError, atomic_write_bytes, checkpoint_paths, read_meta, weights_file_of
 from core.checkpoints.sidecar import WEIGHTS_FILE_PATTERN
 
 MANIFEST = "manifest.json"
@@ -27,11 +28,12 @@ def sha256_file(path: Path) -> str:
 
 def entry_for(path) -> dict:
     """A manifest entry for one checkpoint, read from its sidecar."""
-    weights, sidecar = checkpoint_paths(path)
+    canonical, sidecar = checkpoint_paths(path)
     meta = read_meta(path)
+    weights = weights_file_of(path, meta)
     return {
-        "name": weights.stem,
-        "path": weights.name,
+        "name": canonical.stem,
+        "path": canonical.name,
         "dataset": meta.get("dataset"),
         "preset": meta["config"]["preset"],
         "anomaly_class": meta.get("anomaly_class"),
@@ -52,7 +54,9 @@ def entry_for(path) -> dict:
 def write_manifest(folder) -> Path:
     """(Re)write `folder/manifest.json` from the checkpoints found there."""
     folder = Path(folder)
-    entries = [entry_for(p) for p in sorted(folder.glob("*.safetensors")) if not p.name.endswith(TIMELINE_SUFFIX)]
+    clean_folder(folder)
+    entries = [entry_for(p) for p in sorted(folder.glob("*.safetensors"))
+               if not p.name.endswith(TIMELINE_SUFFIX) and not p.name.startswith(".")]
     path = folder / MANIFEST
     atomic_write_bytes(path, json.dumps({"format": FORMAT, "version": 1, "checkpoints": entries}, indent=1).encode())
     return path
@@ -92,6 +96,7 @@ def scan_folder_with_skips(folder) -> tuple[list[dict], list[tuple[str, str]]]:
     folder = Path(folder)
     if not folder.is_dir():
         return [], []
+    clean_folder(folder)  # what killed writes left, so that a listing shows finished runs only
     try:
         names = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
     except OSError as e:
@@ -101,7 +106,8 @@ def scan_folder_with_skips(folder) -> tuple[list[dict], list[tuple[str, str]]]:
         p = folder / name
         if name.endswith(TIMELINE_SUFFIX):  # a run's training timeline (core.training.timeline), not a checkpoint
             continue
-        if name.endswith(".json") and name != MANIFEST and f"{name[:-5]}.safetensors" not in names:
+        if name.endswith(".json") and name != MANIFEST and f"{name[:-5]}.safetensors" not in names \
+                and not writes_pending(folder, name[:-5]):
             skipped.append((name, "a sidecar without its weights file"))
         if not name.endswith(".safetensors"):
             continue

@@ -1,9 +1,10 @@
 """The checkpoint sidecar's schema and the network budget, checked before anything is stored or allocated.
 
 A sidecar is untrusted input (an upload, a file someone copied into the runs folder): every key the library
-reads is type- and range-checked here, `config` is re-validated by `core.method.config` itself (so fields added to
-`Config` later are checked by their own rules, not by a copy of them here), and the networks it describes are
-sized on PyTorch's "meta" device, which allocates no memory, before any real tensor exists.
+reads is type- and range-checked (the top-level keys, `params` and `health` by `core.checkpoints.fields`),
+`config` is re-validated by `core.method.config` itself (so fields added to `Config` later are checked by their
+own rules, not by a copy of them here), and the networks it describes are sized on PyTorch's "meta" device,
+which allocates no memory, before any real tensor exists.
 
 Caps (one place; the messages quote them):
 
@@ -31,6 +32,12 @@ from typing import Any, Callable
 
 import torch
 
+from core.checkpoints.fields import (HEALTH_VERDICTS, MAX_FEATURE_NAMES, TRAINING_STATUSES, WEIGHTS_DTYPES,  # noqa: F401
+                                     check_fields)
+from core.checkpoints.fields import is_finite as _is_finite
+from core.checkpoints.fields import is_int as _is_int
+from core.checkpoints.fields import short as _short
+from core.checkpoints.fields import type_name as _type_name
 from core.method.config import Config, make_config, upgrade_keys
 from core.method.networks import build_networks, inter_critic_inputs
 
@@ -47,39 +54,16 @@ MAX_WIDTH = 1 << 16  # any one layer width or channel count in `config.arch`
 # and temporary files start with one) and never "manifest" (the folder's own index file).
 STEM_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 WEIGHTS_FILE_PATTERN = re.compile(r"^[A-Za-z0-9._-]+\.safetensors$")
-TRAINING_STATUSES = ("completed", "stopped", "interrupted", "diverged")
-WEIGHTS_DTYPES = ("float32", "float16")
+# The weights of a checkpoint being replaced, under a hidden name of their own until the sidecar names them
+# (core.checkpoints.durable): ".STEM.gTOKEN.safetensors".
+GENERATION_PATTERN = re.compile(r"^\.(?P<stem>[A-Za-z0-9][A-Za-z0-9._-]{0,99})\.g(?P<token>[0-9a-f]{12})\.safetensors$")
+# Windows cannot create these names, with or without an extension ("nul.v2.json" too): a run folder copied there
+# would lose the run.
+RESERVED_STEMS = frozenset(["con", "prn", "aux", "nul", *(f"{p}{d}" for p in ("com", "lpt") for d in range(10))])
 
 
 class CheckpointError(ValueError):
     """The file is not a readable maesi checkpoint; the one-line message says why."""
-
-
-# ---------------------------------------------------------------- small type checks (one-line messages)
-
-def _type_name(v: Any) -> str:
-    """JSON's name for the type of `v`, for messages."""
-    if v is None:
-        return "null"
-    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
-    return names.get(type(v), type(v).__name__)
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _is_finite(v: Any) -> bool:
-    return _is_number(v) and math.isfinite(v)
-
-
-def _short(v: Any) -> str:
-    text = json.dumps(v, default=str) if not isinstance(v, str) else repr(v)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def check_stem(stem: Any) -> str:
@@ -92,7 +76,27 @@ def check_stem(stem: Any) -> str:
     return stem
 
 
+def check_new_stem(stem: Any) -> str:
+    """`check_stem`, and not a device name Windows reserves: for the name a run is created or renamed under
+    (existing runs with such a name still load)."""
+    check_stem(stem)
+    device = stem.split(".", 1)[0].lower()
+    if device in RESERVED_STEMS:
+        raise ValueError(f"{stem!r} is not a usable run name: {device.upper()} is a device name Windows reserves "
+                         "(CON, PRN, AUX, NUL, COM0-9, LPT0-9, with or without an extension); choose another")
+    return stem
+
+
+def weights_stem(name: str) -> str:
+    """The run's stem of a weights file name: "run.safetensors" or its generation ".run.g0123456789ab.safetensors"."""
+    generation = GENERATION_PATTERN.match(name)
+    return generation["stem"] if generation else name[: -len(".safetensors")]
+
+
 def check_weights_file(name: Any) -> str:
+    if isinstance(name, str) and GENERATION_PATTERN.match(name):
+        check_stem(weights_stem(name))
+        return name
     if not isinstance(name, str) or not WEIGHTS_FILE_PATTERN.match(name):
         raise ValueError(f"weights_file {_short(name)} is not a plain NAME.safetensors file name")
     check_stem(name[: -len(".safetensors")])
@@ -290,52 +294,6 @@ def _check_scaler(scaler: Any, cfg: Config, shape: tuple) -> None:
             raise ValueError("scaler high is below low for some feature")
 
 
-MAX_FEATURE_NAMES = 100_000
-
-
-def _opt(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
-    return lambda v: v is None or check(v)
-
-
-def _scalar(v: Any) -> bool:
-    return v is None or isinstance(v, (str, bool)) or _is_number(v)
-
-
-# Top-level keys the library or the app read: (check, what it must be). Others are tolerated.
-_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "format_version": (lambda v: _is_int(v) and 1 <= v, "a positive integer"),
-    "weights_sha256": (lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v) is not None,
-                       "64 lowercase hex digits"),
-    "weights_dtype": (lambda v: v in WEIGHTS_DTYPES, f"one of {list(WEIGHTS_DTYPES)}"),
-    "threshold": (_opt(lambda v: _is_number(v) and (math.isfinite(v) or v == math.inf)),
-                  "a number (not NaN or -Infinity) or null"),
-    "training_status": (lambda v: v in TRAINING_STATUSES, f"one of {list(TRAINING_STATUSES)}"),
-    "dataset": (_opt(lambda v: isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", v) is not None),
-                "a dataset name or null"),
-    "anomaly_class": (lambda v: v is None or _is_int(v) or (isinstance(v, str) and len(v) <= 64),
-                      "an integer, a short string or null"),
-    "selected_epoch": (_opt(lambda v: _is_int(v) and v >= 0), "a non-negative integer or null"),
-    "train_seconds": (_opt(lambda v: _is_finite(v) and v >= 0), "a non-negative number or null"),
-    "fitted_at": (_opt(lambda v: isinstance(v, str) and len(v) <= 64), "a short string or null"),
-    "command": (_opt(lambda v: isinstance(v, str) and len(v) <= 4096), "a string or null"),
-    "seed": (_opt(_is_int), "an integer or null"),
-    "n_train": (_opt(lambda v: _is_int(v) and v >= 0), "a non-negative integer or null"),
-    "max_train": (_opt(lambda v: _is_int(v) and v >= 0), "a non-negative integer or null"),
-    "versions": (lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
-                 "an object of version strings"),
-    "params": (lambda v: isinstance(v, dict) and all(_scalar(x) or isinstance(x, dict) for x in v.values()),
-               "an object of plain values"),
-    "metrics": (lambda v: isinstance(v, dict) and all(_opt(_is_number)(v.get(k)) for k in ("auc", "ap", "f1")),
-                "an object whose auc, ap and f1 are numbers or null"),
-    "history": (lambda v: isinstance(v, dict) and all(isinstance(x, list) and all(_opt(_is_number)(y) for y in x)
-                                                      for x in v.values()), "an object of lists of numbers"),
-    "health": (_opt(lambda v: isinstance(v, dict)), "an object or null"),
-    "feature_names": (_opt(lambda v: isinstance(v, list) and 0 < len(v) <= MAX_FEATURE_NAMES and all(
-        isinstance(x, str) and 0 < len(x) <= 256 for x in v) and len(set(v)) == len(v)),
-        f"a list of at most {MAX_FEATURE_NAMES} distinct non-empty names (256 characters at most) or null"),
-}
-
-
 def validate_sidecar(meta: Any) -> tuple[Config, NetworkBudget]:
     """Check a parsed sidecar completely (schema, config, scaler, budget); ValueError with one line naming
     the first problem. Returns the validated Config and the networks' budget (incl. the expected tensors)."""
@@ -347,9 +305,7 @@ def validate_sidecar(meta: Any) -> tuple[Config, NetworkBudget]:
     if _is_int(meta.get("format_version")) and meta["format_version"] > FORMAT_VERSION:
         raise ValueError(f"checkpoint format {meta['format_version']} is newer than this library understands "
                          f"({FORMAT_VERSION}); upgrade maesi")
-    for key, (check, what) in _KEYS.items():
-        if key in meta and not check(meta[key]):
-            raise ValueError(f"key {key!r} must be {what}, got {_type_name(meta[key])} ({_short(meta[key])})")
+    check_fields(meta)
     check_weights_file(meta["weights_file"])
     shape = check_input_shape(meta["input_shape"])
     cfg = validate_config(meta["config"])

@@ -1,8 +1,10 @@
 """Checkpoints: weights in safetensors (never pickle: a checkpoint is untrusted input) and a JSON sidecar.
 
 `model.safetensors` holds the tensors; `model.json` holds the preset, hyper-parameters, normalisation,
-training history, metrics and library versions, plus the sha256 of the weights file, so that a mismatched or
-tampered pair is caught. Both files are written atomically (temporary file, then `os.replace`).
+training history, metrics and library versions, plus the name and sha256 of the weights file, so that a
+mismatched or tampered pair is caught. Replacing a checkpoint is crash-safe (`core.checkpoints.durable`: the new
+weights under a generation name of their own, then the sidecar that names them as the one atomic commit), and
+renames and deletes hold the folder's lock, so that of two sessions renaming one run exactly one wins.
 
 Reading is for untrusted files: the sidecar is checked completely by `core.checkpoints.sidecar` (schema, config, input
 shape and parameter budget, sized on the meta device), then the weights file's safetensors header is checked
@@ -16,7 +18,6 @@ import io
 import json
 import os
 import platform
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +26,15 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from core.checkpoints.sidecar import (FORMAT, FORMAT_VERSION, MAX_SIDECAR_BYTES, CheckpointError, check_stem, parse_sidecar,
-                      validate_sidecar)
+from core.checkpoints.durable import (atomic_write_bytes, clean_stem, folder_lock, fsync_folder, replace_pair,
+                                      synced_temp, weights_candidates)
+from core.checkpoints.sidecar import (FORMAT, FORMAT_VERSION, MAX_SIDECAR_BYTES, RESERVED_STEMS, CheckpointError,
+                                      check_new_stem, parse_sidecar, validate_sidecar, weights_stem)
 from core.checkpoints.weights_header import MAX_WEIGHTS_BYTES, check_weights_fit, read_header
 
 __all__ = ["CheckpointError", "checkpoint_paths", "save_checkpoint", "read_meta", "load_checkpoint",
            "load_bytes_checkpoint", "delete_checkpoint", "rename_checkpoint", "check_run_name",
-           "atomic_write_bytes", "FORMAT", "FORMAT_VERSION"]
+           "atomic_write_bytes", "weights_file_of", "is_checkpoint_file", "FORMAT", "FORMAT_VERSION"]
 
 
 def checkpoint_paths(path) -> tuple[Path, Path]:
@@ -40,31 +43,6 @@ def checkpoint_paths(path) -> tuple[Path, Path]:
     if p.suffix in (".safetensors", ".json"):
         p = p.with_suffix("")
     return p.with_name(p.name + ".safetensors"), p.with_name(p.name + ".json")
-
-
-def _synced_temp(path: Path, data: bytes) -> str:
-    """`data` in a new temporary file beside `path`, flushed to disk; returns its name."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return tmp
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _synced_temp(path, data)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def versions() -> dict:
@@ -79,10 +57,24 @@ def check_run_name(path) -> Path:
     CheckpointError otherwise. Callers check an output name with it before training, not after."""
     weights_path, _ = checkpoint_paths(path)
     try:
-        check_stem(weights_path.name[: -len(".safetensors")])
+        check_new_stem(weights_path.name[: -len(".safetensors")])
     except ValueError as e:
         raise CheckpointError(str(e)) from None
     return weights_path
+
+
+def is_checkpoint_file(path) -> bool:
+    """Whether the existing file `path` is one of a maesi checkpoint's (a sidecar with the format tag, or a
+    safetensors file whose header reads), i.e. whether writing a checkpoint over it replaces only a checkpoint."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            if path.suffix == ".json":
+                return parse_sidecar(f.read(MAX_SIDECAR_BYTES + 1)).get("format") == FORMAT
+            read_header(f, path.stat().st_size)
+            return path.suffix == ".safetensors"
+    except (OSError, ValueError):
+        return False
 
 
 def save_checkpoint(path, tensors: dict[str, torch.Tensor], meta: dict, half: bool = False) -> Path:
@@ -96,8 +88,13 @@ def save_checkpoint(path, tensors: dict[str, torch.Tensor], meta: dict, half: bo
     meta = dict(meta, format=FORMAT, format_version=FORMAT_VERSION, versions=versions(),
                 weights_file=weights_path.name, weights_sha256=hashlib.sha256(blob).hexdigest(),
                 weights_dtype="float16" if half else "float32")
-    atomic_write_bytes(weights_path, blob)
-    atomic_write_bytes(meta_path, json.dumps(meta, indent=1, sort_keys=True, default=json_default).encode())
+
+    def sidecar_naming(weights_file: str) -> bytes:
+        return json.dumps(dict(meta, weights_file=weights_file), indent=1, sort_keys=True,
+                          default=json_default).encode()
+
+    sidecar_naming(weights_path.name)  # a value JSON cannot hold fails here, before any file is touched
+    replace_pair(weights_path, meta_path, blob, sidecar_naming)
     return weights_path
 
 
@@ -168,21 +165,42 @@ def _tensors(blob: bytes, name: str) -> dict[str, torch.Tensor]:
     return {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
 
 
+def _read_weights(weights_path: Path, meta: dict) -> bytes | None:
+    """The bytes of the weights the sidecar names; None when no file holds them."""
+    for candidate in weights_candidates(weights_path, meta.get("weights_file")):
+        try:
+            size = candidate.stat().st_size
+            if size > MAX_WEIGHTS_BYTES:  # before reading it
+                raise CheckpointError(f"{weights_path.name}: the weights file is {size:,} bytes; this lab's cap is "
+                                      f"{MAX_WEIGHTS_BYTES:,}")
+            return candidate.read_bytes()
+        except FileNotFoundError:
+            continue  # a write finishing meanwhile moved it to the next candidate
+        except OSError as e:
+            raise CheckpointError(f"{weights_path.name}: cannot read the weights ({e.strerror or type(e).__name__})"
+                                  ) from None
+    return None
+
+
+def weights_file_of(path, meta: dict | None = None) -> Path:
+    """The file a checkpoint's weights are read from: STEM.safetensors, or the generation its sidecar (`meta`,
+    read when not given) names while a replacement is being finished."""
+    weights_path, _ = checkpoint_paths(path)
+    meta = read_meta(path) if meta is None else meta
+    return next((p for p in weights_candidates(weights_path, meta.get("weights_file")) if p.is_file()), weights_path)
+
+
 def load_checkpoint(path) -> tuple[dict[str, torch.Tensor], dict]:
     """(tensors as float32, meta). Raises CheckpointError for anything corrupt, truncated, foreign, over the
     budget or not fitting the sidecar's networks, before the weights are loaded."""
     weights_path, meta_path = checkpoint_paths(path)
-    meta, cfg, budget = _checked_meta(meta_path)
-    if not weights_path.is_file():
+    for _ in range(3):  # a write committing between the sidecar's read and the weights' reads both again
+        meta, cfg, budget = _checked_meta(meta_path)
+        blob = _read_weights(weights_path, meta)
+        if blob is not None and meta.get("weights_sha256") in (None, "", hashlib.sha256(blob).hexdigest()):
+            break
+    if blob is None:
         raise CheckpointError(f"{weights_path.name}: the checkpoint's weights file is missing")
-    try:
-        size = weights_path.stat().st_size
-        if size > MAX_WEIGHTS_BYTES:  # before reading it
-            raise CheckpointError(f"{weights_path.name}: the weights file is {size:,} bytes; this lab's cap is "
-                                  f"{MAX_WEIGHTS_BYTES:,}")
-        blob = weights_path.read_bytes()
-    except OSError as e:
-        raise CheckpointError(f"{weights_path.name}: cannot read the weights ({e.strerror or type(e).__name__})") from None
     _check_weights(blob, weights_path.name, meta, cfg, budget)
     if meta.get("threshold", 0) is None:  # "no threshold known": readers fall back to their default (none)
         meta = {k: v for k, v in meta.items() if k != "threshold"}
@@ -193,7 +211,7 @@ def load_checkpoint(path) -> tuple[dict[str, torch.Tensor], dict]:
 
 def _create_exclusive(path: Path, data: bytes) -> None:
     """Write `path` atomically, failing with FileExistsError when it exists (never overwrites)."""
-    tmp = _synced_temp(path, data)
+    tmp = synced_temp(path, data)
     try:
         _link_or_copy(Path(tmp), path, data)
     finally:
@@ -227,7 +245,9 @@ def load_bytes_checkpoint(weights: bytes, sidecar: bytes, directory) -> Path:
     _tensors(blob, "the uploaded weights")  # what load_checkpoint will do, so that a stored pair always loads
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
-    stem = meta["weights_file"][: -len(".safetensors")]
+    stem = weights_stem(meta["weights_file"])
+    if stem.split(".", 1)[0].lower() in RESERVED_STEMS:  # a name Windows cannot hold: stored under a usable one
+        stem = f"run-{stem}"
     for n in range(1, 1000):
         target = folder / (stem if n == 1 else f"{stem}-{n}")
         weights_path, meta_path = checkpoint_paths(target)
@@ -258,50 +278,78 @@ def _pair_in(path, root) -> tuple[Path, Path]:
     return weights_path, meta_path
 
 
+def _gone(stem: str) -> CheckpointError:
+    return CheckpointError(f"run {stem!r} was renamed or removed meanwhile (by another session); nothing was changed")
+
+
 def delete_checkpoint(path, root=None) -> list[str]:
     """Delete a run's weights and sidecar (either may be missing: broken runs can be deleted too); returns the
     names removed. With `root`, refuses anything outside that folder."""
     weights_path, meta_path = _pair_in(path, root)
+    stem = weights_path.name[: -len(".safetensors")]
     removed = []
-    # The sidecar goes first: without it the run is no longer listed, so a crash in between leaves an unlisted
-    # file, never a listed run whose weights are gone.
-    for p in (meta_path, weights_path):
-        try:
-            p.unlink()
-            removed.append(p.name)
-        except FileNotFoundError:
-            pass
+    with folder_lock(weights_path.parent) as locked:
+        clean_stem(weights_path.parent, stem, locked)
+        # The sidecar goes first: without it the run is no longer listed, so a crash in between leaves an
+        # unlisted file, never a listed run whose weights are gone.
+        for p in (meta_path, weights_path):
+            try:
+                p.unlink()
+                removed.append(p.name)
+            except FileNotFoundError:
+                pass
     if not removed:
-        raise CheckpointError(f"{weights_path.name}: no such run")
+        raise _gone(stem)
     return removed
 
 
-def rename_checkpoint(path, new_stem: str, root=None) -> Path:
-    """Rename a (valid) run to `new_stem`, refusing to overwrite anything; returns the new weights path."""
-    weights_path, meta_path = _pair_in(path, root)
-    try:
-        check_stem(new_stem)
-    except ValueError as e:
-        raise CheckpointError(str(e)) from None
-    meta = read_meta(weights_path)
-    if not weights_path.is_file():
-        raise CheckpointError(f"{weights_path.name}: the checkpoint's weights file is missing")
+def _claim_new_pair(weights_path: Path, meta: dict, new_stem: str) -> Path:
+    """Create the renamed pair beside the run, exclusively (never over another run); returns its weights path."""
     new_weights, new_meta = checkpoint_paths(weights_path.parent / new_stem)
+    taken = CheckpointError(f"a run named {new_stem!r} already exists; choose another name")
     if new_meta.exists():
-        raise CheckpointError(f"a run named {new_stem!r} already exists")
+        raise taken
     try:
         _link_or_copy(weights_path, new_weights)
     except FileExistsError:
-        raise CheckpointError(f"a run named {new_stem!r} already exists") from None
+        raise taken from None
+    except FileNotFoundError:
+        raise _gone(weights_path.name[: -len(".safetensors")]) from None
     try:
         _create_exclusive(new_meta, json.dumps(dict(meta, weights_file=new_weights.name), indent=1,
                                                sort_keys=True).encode())
     except FileExistsError:
         new_weights.unlink()
-        raise CheckpointError(f"a run named {new_stem!r} already exists") from None
+        raise taken from None
     except BaseException:
         new_weights.unlink()
         raise
-    meta_path.unlink()  # the old sidecar first, as in delete_checkpoint
-    weights_path.unlink()
+    return new_weights
+
+
+def rename_checkpoint(path, new_stem: str, root=None) -> Path:
+    """Rename a (valid) run to `new_stem`, refusing to overwrite anything; returns the new weights path.
+    Of two renames (or a rename and a delete) of one run at once exactly one wins; the other is refused."""
+    weights_path, meta_path = _pair_in(path, root)
+    stem = weights_path.name[: -len(".safetensors")]
+    try:
+        check_new_stem(new_stem)
+    except ValueError as e:
+        raise CheckpointError(str(e)) from None
+    with folder_lock(weights_path.parent) as locked:
+        if not meta_path.is_file():
+            raise _gone(stem)
+        clean_stem(weights_path.parent, stem, locked)
+        meta = read_meta(weights_path)
+        if not weights_path.is_file():
+            raise CheckpointError(f"{weights_path.name}: the checkpoint's weights file is missing")
+        new_weights = _claim_new_pair(weights_path, meta, new_stem)
+        try:
+            meta_path.unlink()  # the commit: of two renames without a common lock, only one removes the sidecar
+        except FileNotFoundError:
+            for p in checkpoint_paths(new_weights):
+                p.unlink(missing_ok=True)
+            raise _gone(stem) from None
+        weights_path.unlink(missing_ok=True)
+        fsync_folder(weights_path.parent)
     return new_weights

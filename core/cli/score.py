@@ -1,4 +1,9 @@
-"""`python -m core score`: anomaly scores (higher = more anomalous) for every sample of a user's file."""
+"""`python -m core score`: anomaly scores (higher = more anomalous) for every sample of a user's file.
+
+Scoring runs in batches sized by `core.method.activations.scoring_batch_size` under ``MAESI_SCORE_MEMORY`` (1 GiB
+by default); a model that needs more than that for a single sample is refused before any file is read. Names of
+files are escaped (control and bidi characters) when printed, and a name starting like a spreadsheet formula is
+written as text (a leading single quote)."""
 from __future__ import annotations
 
 import argparse
@@ -26,35 +31,35 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
+    from core.data.messages import printable
     from core.data.readers import read_samples
     from core.data.tables import scores_csv
     from core.estimator import MirroredAE
 
     args = build_parser().parse_args(argv)
     if args.output and Path(args.output).is_dir():
-        raise ValueError(f"--output names a CSV file, not a folder: {args.output}")
+        raise ValueError(f"--output names a CSV file, not a folder: {printable(args.output)}")
     source = Path(args.input)
     if not source.exists():
-        raise FileNotFoundError(f"{args.input}: no such file or folder")
+        raise FileNotFoundError(f"{printable(args.input)}: no such file or folder")
     model = MirroredAE.load(args.checkpoint, device=args.device)
     feature_names = getattr(model, "feature_names_in_", None)
     X, names, problems = read_samples(source, model.input_shape_, reading_range(model),
                                       None if feature_names is None else list(feature_names))
-    for p in problems:
-        print(f"{'warning' if p.level == 'warning' else 'skipped'}: {p.file}: {p.reason}", file=sys.stderr)
+    for p in problems:  # names are users' bytes: escaped, so a name cannot drive the terminal
+        print(f"{'warning' if p.level == 'warning' else 'skipped'}: {printable(p)}", file=sys.stderr)
     if not len(X):
-        raise ValueError(f"{args.input}: no sample could be read")
-    scores = model.decision_function(X, score=args.score)
-    own = args.score in (None, model.score)
+        raise ValueError(f"{printable(args.input)}: no sample could be read")
+    scores = model.decision_function(X, score=args.score)  # batches under the scoring memory ceiling
+    own = args.score in (None, model.score_kind)
     labels = (scores > model.threshold_).astype(int) if own else None  # the threshold belongs to the model's score
-    text = scores_csv(names, scores, labels)
     if args.output:
         from core.checkpoints.store import atomic_write_bytes
 
-        atomic_write_bytes(Path(args.output), text.encode())
-        print(f"wrote {len(scores)} scores to {args.output}")
+        atomic_write_bytes(Path(args.output), scores_csv(names, scores, labels).encode())
+        print(f"wrote {len(scores)} scores to {printable(args.output)}")
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(scores_csv([printable(n) for n in names], scores, labels))
     return 1 if any(p.level == "error" for p in problems) else 0
 
 

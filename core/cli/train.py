@@ -97,11 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "penalty and spectral norm): for long GPU runs, the first steps pay the compilation")
     t.add_argument("--channels-last", action="store_true",
                    help="NHWC memory layout for image presets on CUDA (faster convolutions with --bf16)")
-    t.add_argument("--threads", type=arg_types.threads, default=None,
-                   help="CPU threads for training (default: torch's). Use 1 when other processes load the CPU: "
-                        "small multi-threaded ops then slow down many times over")
+    t.add_argument("--threads", type=arg_types.threads, default=None, help="torch CPU threads of this process "
+                   "(default: torch's); use 1 when other processes load the CPU (small ops slow down many times over)")
     t.add_argument("--data-dir", default=None, help="dataset folder (default: $MAESI_DATA, then a per-user folder)")
     t.add_argument("--out", default=None, help="checkpoint path (default: runs/<dataset>-c<class>-m<interp>-s<seed>)")
+    t.add_argument("--overwrite", action="store_true",
+                   help="replace the run already at --out (without it an existing run is never overwritten)")
     t.add_argument("--half", action="store_true", help="store the weights in float16 (half the size)")
     return t
 
@@ -120,7 +121,8 @@ def main(argv: list[str]) -> int:
                          f"{args.dataset} is {spec.kind}")
     if args.scaling and spec.kind != "tabular":
         raise ValueError("--scaling applies to tabular data; image presets map their pixel range to [-1, 1]")
-    out = _check_out(args.out)
+    out = _check_out(args.out, args.overwrite)
+    _own_threads(args.threads)
     run = ProtocolRun.prepare(args.dataset, args.klass, seed=args.seed, data_dir=args.data_dir,
                               max_train=args.max_train)
     preset_range = PRESETS[args.preset or run.preset].input_range
@@ -131,12 +133,13 @@ def main(argv: list[str]) -> int:
                        lam=args.lam, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                        critic_steps=args.critic_steps,
                        lipschitz=args.lipschitz, alpha_sampler=args.alpha_sampler, scaling=args.scaling,
-                       recon_weight=args.recon_weight, score=args.score, latent_reg=not args.no_latent_reg,
+                       recon_weight=args.recon_weight, score_kind=args.score, latent_reg=not args.no_latent_reg,
                        contamination=run.contamination, device=args.device, bf16=args.bf16, seed=args.seed,
                        threads=args.threads, compile=args.compile, channels_last=args.channels_last)
     cfg = model.make_config()
     klass = "all" if run.klass is None else run.klass
-    out = out or Path(f"runs/{args.dataset}-c{klass}-m{args.interpolation}-s{args.seed}")
+    out = out or _check_out(f"runs/{args.dataset}-c{klass}-m{args.interpolation}-s{args.seed}", args.overwrite)
+    _check_writable(out, _checkpoint_bytes(cfg, run.X_train.shape[1:], args.half))
     command = "python -m core train " + shlex.join(argv)
     print(f"{run.describe()}; preset {cfg.preset}, profile {cfg.profile}, interpolation {cfg.interpolation}, "
           f"{cfg.epochs} epochs", flush=True)
@@ -158,13 +161,71 @@ def main(argv: list[str]) -> int:
     return 1 if outcome["status"] == "diverged" else 0
 
 
-def _check_out(out):
-    """The checkpoint path, checked before any training (a bad name must not cost a finished run)."""
-    from core.checkpoints.store import check_run_name
+def _own_threads(threads) -> None:
+    """The process's owner sets torch's thread count (process-wide); the library leaves it alone."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def _check_out(out, overwrite: bool = False):
+    """The checkpoint path, checked before any training (a bad name must not cost a finished run): a usable
+    run name, not a folder, and replacing nothing but a checkpoint, and an existing run only with --overwrite."""
+    from core.checkpoints.store import check_run_name, checkpoint_paths, is_checkpoint_file
 
     if out is None:
         return None
     path = Path(out)
     if path.is_dir() or str(out).endswith(("/", "\\")):
         raise ValueError(f"--out names a checkpoint path (e.g. runs/mymodel), not a folder: {out}")
-    return check_run_name(path)
+    weights = check_run_name(path)
+    existing = [p for p in checkpoint_paths(weights) if p.exists() or p.is_symlink()]
+    for p in existing:
+        if not p.is_file() or not is_checkpoint_file(p):
+            raise ValueError(f"--out {out} would replace {p.name}, which is not a maesi checkpoint's file; "
+                             "choose another --out")
+    if existing and not overwrite:
+        raise ValueError(f"--out {out}: a run of that name exists already; pass --overwrite to replace it, or "
+                         "choose another --out")
+    return weights
+
+
+def _checkpoint_bytes(cfg, input_shape, half: bool) -> int:
+    """About what the checkpoint will take on disk (weights plus a sidecar's history), 0 when unknown."""
+    from core.checkpoints.sidecar import network_budget
+
+    try:
+        parameters = network_budget(cfg, list(input_shape)).parameters
+    except (TypeError, ValueError):
+        return 0
+    return parameters * (2 if half else 4) + (1 << 20)
+
+
+def _check_writable(weights: Path, needed_bytes: int) -> None:
+    """Create, write and remove a probe file where the checkpoint will go, and compare the free space with its
+    size, so that a read-only folder or a full disk is an error now, not the loss of a finished training."""
+    import os
+    import shutil
+    import tempfile
+
+    folder = weights.parent
+    while not folder.exists() and folder != folder.parent:  # the folders save() will create
+        folder = folder.parent
+    try:
+        if not folder.is_dir():
+            raise NotADirectoryError(20, "a file is in the way of its folder")
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".maesi-write-probe-", suffix=".tmp")
+        try:
+            os.write(fd, b"\0" * 4096)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+        free = shutil.disk_usage(folder).free
+    except OSError as e:
+        raise ValueError(f"cannot write the checkpoint --out {weights.name[: -len('.safetensors')]} there "
+                         f"({e.strerror or type(e).__name__}); nothing was trained") from None
+    if free < needed_bytes:
+        raise ValueError(f"the disk of --out {weights.name[: -len('.safetensors')]} has {free:,} bytes free; the "
+                         f"checkpoint needs about {needed_bytes:,}; nothing was trained")

@@ -9,7 +9,8 @@ bomb"), and headers can lie. So, before any member's bytes are held:
 and while streaming, the bytes actually produced are counted against the same caps (a lying header stops at
 the cap, not at the end of memory). One member too large or corrupt is skipped with its reason; an archive
 that is corrupt, or over the count or total caps, is refused as a whole. Nothing is ever written to disk, and
-member names are only labels (names that climb out of the archive, like ``../x.png``, are skipped anyway).
+member names are only labels (names that climb out of the archive, like ``../x.png``, are skipped anyway;
+a name held twice is told apart as ``name#2``; links, FIFOs and devices, by their Unix mode, are skipped).
 
 Caps (``ZipLimits``; the defaults are for scoring images, which are small):
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import struct
 import zipfile
 import zlib
@@ -29,7 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Iterable, Union
 
-from core.data.messages import plain
+from core.data.files import open_regular
+from core.data.messages import distinct, plain
 
 __all__ = ["ArchiveError", "ZipLimits", "is_zip", "read_zip_members"]
 
@@ -102,7 +105,7 @@ Source = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
 
 def _open(source: Source) -> BinaryIO:
     if isinstance(source, (str, os.PathLike)):
-        return open(source, "rb")
+        return open_regular(source)
     if isinstance(source, (bytes, bytearray, memoryview)):
         return io.BytesIO(source)
     return source
@@ -150,8 +153,8 @@ def _read(f: BinaryIO, name: str, suffixes, limits: ZipLimits):
             raise ArchiveError(f"its files would take {_mib(declared)} uncompressed; the cap is "
                                f"{_mib(limits.total_bytes)}")
         members, total = [], 0
-        for info in wanted:
-            label = f"{name}/{info.filename}"
+        labels = distinct([f"{name}/{info.filename}" for info in wanted])  # a zip may hold one name twice
+        for info, label in zip(wanted, labels):
             cap = min(limits.member_bytes, limits.total_bytes - total)
             try:
                 with zf.open(info) as stream:
@@ -172,6 +175,17 @@ def _read(f: BinaryIO, name: str, suffixes, limits: ZipLimits):
     return members, skipped
 
 
+def _special(info: zipfile.ZipInfo) -> str:
+    """What a member is when its Unix mode says it is not a regular file ("" otherwise): a link's bytes are the
+    path it points to, never an image, and a FIFO or device entry has no content of its own."""
+    mode = info.external_attr >> 16
+    if info.create_system != 3 or stat.S_IFMT(mode) in (0, stat.S_IFREG):
+        return ""
+    return ("a symbolic link" if stat.S_ISLNK(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a special entry")
+
+
 def _select(infos, name: str, suffixes, limits: ZipLimits):
     """The members worth reading, in name order, and (label, reason) for those refused on their headers."""
     wanted, skipped = [], []
@@ -183,8 +197,11 @@ def _select(infos, name: str, suffixes, limits: ZipLimits):
         if suffixes is not None and Path(base).suffix.lower() not in suffixes:
             continue
         label = f"{name}/{member}"
+        kind = _special(info)
         if _unsafe(member):
             skipped.append((label, "an unsafe path in the archive (absolute or with '..'); skipped"))
+        elif kind:
+            skipped.append((label, f"{kind} in the archive, not a regular file; skipped"))
         elif info.flag_bits & 0x1:
             skipped.append((label, "encrypted; skipped"))
         elif info.file_size > limits.member_bytes:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["FileSpec", "FileCheck", "check_file"]
+__all__ = ["FileSpec", "FileCheck", "check_file", "not_regular", "open_regular", "NotRegularFile"]
 
 _CHUNK = 1 << 20
 
@@ -133,3 +133,53 @@ def check_file(spec: FileSpec, path: Path) -> FileCheck:
             return FileCheck(path, "size-only", f"no published checksum; size only: {size:,} bytes as expected")
         return FileCheck(path, "mismatch", f"no published checksum; size {size:,} bytes, expected {spec.size:,}")
     return FileCheck(path, "unchecked", f"no published checksum; not verified ({size:,} bytes)")
+
+
+# ---------------------------------------------------------------- users' files: regular files only
+
+class NotRegularFile(OSError):
+    """A user's path that is not a regular file (FIFO, device, socket, folder, broken link); str() is the reason."""
+
+
+def not_regular(path) -> str | None:
+    """Why `path` must not be opened as a user's file (a FIFO, device, socket, broken link), or None when it is
+    a regular file. Checked with os.stat before any open: opening a FIFO blocks until a writer comes, and a device
+    such as /dev/zero reports size 0 while yielding bytes forever, so neither is caught by a size cap."""
+    import os
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "a broken link" if os.path.islink(path) else "no such file or folder"
+    except OSError as e:
+        return f"cannot read the file ({e.strerror or type(e).__name__})"
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+    return f"{kind}, not a regular file; not read"
+
+
+def open_regular(path):
+    """`path` opened for binary reading, refused (OSError with the reason) unless it is a regular file. The check
+    is repeated on the opened descriptor, opened non-blocking, so a file swapped for a FIFO in between cannot
+    hang the reader either."""
+    import os
+    import stat
+
+    reason = not_regular(path)
+    if reason is None and Path(path).is_dir():
+        reason = "a folder, not a file"
+    if reason is not None:
+        raise NotRegularFile(reason)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegularFile("not a regular file; not read")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise

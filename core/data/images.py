@@ -12,7 +12,9 @@ Choices, stated once:
   composited onto white (how viewers show them) rather than taking whatever colour hides
   under alpha 0.
 * Values: uint8 when input_range is (0, 255); otherwise float32 linearly mapped from 0..255
-  to input_range (e.g. (0, 16) for the 8x8 digits).
+  to input_range (e.g. (0, 16) for the 8x8 digits). A 16-bit greyscale image (PNG or TIFF "I;16") is read
+  at its depth, as floats on the same scale (65535 maps to 255, then to the top of input_range); 32-bit
+  integer and floating-point images are refused by name (their range is unknown).
 * Note the polarity of the training data: MNIST-like sets are light strokes on a dark
   background. This module does not guess and invert; the caller decides.
 
@@ -35,6 +37,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.data.archive import ArchiveError, ZipLimits, is_zip, read_zip_members
+from core.data.files import NotRegularFile, open_regular
 from core.data.messages import Problem, plain
 
 __all__ = ["images_from_files", "read_images", "image_files", "decode_image", "IMAGE_EXTENSIONS"]
@@ -72,16 +75,23 @@ def _source_of(item: Any, i: int) -> Path | bytes:
 def _head(source: Path | bytes) -> bytes:
     if isinstance(source, bytes):
         return source[:4]
-    with open(source, "rb") as f:
+    with open_regular(source) as f:
         return f.read(4)
 
 
 def _read_small(name: str, source: Path | bytes) -> bytes:
-    """The bytes of one (non-archive) file, refusing one over the cap before reading it."""
-    size = len(source) if isinstance(source, bytes) else source.stat().st_size
+    """The bytes of one (non-archive) file, refusing one over the cap before reading it (and reading no more
+    than the cap, should the file grow meanwhile)."""
+    if isinstance(source, bytes):
+        size = len(source)
+    else:
+        with open_regular(source) as f:
+            size = os.fstat(f.fileno()).st_size
+            data = f.read(MAX_IMAGE_FILE_BYTES + 1) if size <= MAX_IMAGE_FILE_BYTES else b""
+            size = max(size, len(data))
     if size > MAX_IMAGE_FILE_BYTES:
         raise ValueError(f"{name}: {size:,} bytes; the cap per image file is {MAX_IMAGE_FILE_BYTES:,}")
-    return source if isinstance(source, bytes) else source.read_bytes()
+    return source if isinstance(source, bytes) else data
 
 
 def image_files(files: Iterable[Any], max_files: int = 10_000, limits: ZipLimits = ZipLimits()
@@ -105,6 +115,8 @@ def image_files(files: Iterable[Any], max_files: int = 10_000, limits: ZipLimits
                 pairs.append((name, _read_small(name, source)))
         except ArchiveError as e:
             problems.append(Problem(name, str(e).removeprefix(f"{name}: ")))
+        except NotRegularFile as e:
+            problems.append(Problem(name, str(e)))
         except OSError as e:
             problems.append(Problem(name, f"cannot read the file ({plain(e)})"))
         except ValueError as e:
@@ -116,8 +128,21 @@ def image_files(files: Iterable[Any], max_files: int = 10_000, limits: ZipLimits
     return pairs, problems
 
 
+_SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
+_REFUSED_MODES = {"I": "32-bit integer pixels", "F": "32-bit floating-point pixels"}
+
+
+def _sixteen_bit(im: Image.Image, size: tuple[int, int], channels: int) -> np.ndarray:
+    """A 16-bit greyscale image at its depth: float32 on the 0..255 scale (v / 257), resized as floats. Pillow's
+    convert("L") clips 16-bit values at 255, turning almost every pixel white."""
+    grey = Image.fromarray(np.asarray(im, dtype=np.float32) * np.float32(255 / 65535), mode="F")
+    arr = np.clip(np.asarray(grey.resize((size[1], size[0]), Image.Resampling.LANCZOS)), 0, 255)
+    return np.repeat(arr[None], channels, axis=0).astype(np.float32)
+
+
 def decode_image(name: str, data: bytes, size: tuple[int, int], channels: int) -> np.ndarray:
-    """One image as a (channels, height, width) uint8 array; ValueError naming the file otherwise."""
+    """One image as a (channels, height, width) array, uint8 (float32 on the same 0..255 scale for a 16-bit
+    greyscale image, read at its depth); ValueError naming the file otherwise."""
     try:
         with Image.open(io.BytesIO(data), formats=PILLOW_FORMATS) as im:
             width, height = im.size
@@ -126,6 +151,10 @@ def decode_image(name: str, data: bytes, size: tuple[int, int], channels: int) -
                                  "pixels")
             im.load()
             im = ImageOps.exif_transpose(im)
+            if im.mode in _REFUSED_MODES:
+                raise ValueError(f"{name}: {_REFUSED_MODES[im.mode]}; this lab reads 8- and 16-bit images")
+            if im.mode in _SIXTEEN_BIT:
+                return _sixteen_bit(im, size, channels)
             if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
                 rgba = im.convert("RGBA")
                 im = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

@@ -10,7 +10,12 @@ caller decides whether to score the good samples. Nothing here raises for a file
 * Sources: .csv (and .txt) tables, .npy arrays, images (PNG/JPEG/...), zips of images, folders of those
   (not recursive); paths, (name, bytes) pairs or uploaded file objects, alone or in a list.
 * Names: "file.csv:3" for the third data row (1-based; a header row is not counted), "file.npy[0]" for an
-  array's first sample (0-based, as NumPy counts), "file.png" or "archive.zip/member.png" for images.
+  array's first sample (0-based, as NumPy counts), "file.png" or "archive.zip/member.png" for images. Names
+  are made distinct: a second "a.png" (two uploads, or a zip holding the name twice) is "a.png#2", a third
+  "a.png#3" (`core.data.messages.distinct`). Names are labels, kept as given; print them through
+  `core.data.messages.printable` (control and bidi characters escaped).
+* Only regular files are read: a FIFO, a device (such as /dev/zero, directly or through a link), a socket or a
+  broken link is refused with its reason before it is opened, and listed by name when inside a folder.
 * Values: rows holding NaN or infinities (or numbers beyond float32) are refused and listed. Values far
   outside the model's range are kept with a warning: for images, outside `input_range`; for tables, more than
   ``FAR_SPANS`` training spans beyond the training range when it is given, else beyond ``LARGE_VALUE`` in size.
@@ -26,8 +31,9 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from core.data.archive import is_zip
+from core.data.files import NotRegularFile, not_regular, open_regular
 from core.data.images import IMAGE_EXTENSIONS, read_images
-from core.data.messages import Problem, plain
+from core.data.messages import Problem, distinct, plain
 from core.data.tables import TableError, read_csv_table, read_npy_array
 
 __all__ = ["read_samples", "Problem", "MAX_BATCH_VALUES"]
@@ -61,20 +67,35 @@ def _named(item: Any, i: int) -> tuple[str, Any]:
     return (Path(name).name if isinstance(name, str) and name else f"input_{i}"), bytes(data)
 
 
+def _folder(name: str, folder: Path) -> tuple[list[tuple[str, Path]], list[Problem]]:
+    """A folder's regular files; its FIFOs, devices, sockets and broken links are listed, never opened."""
+    items, problems = [], []
+    entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    for p in entries:
+        reason = not_regular(p)
+        if reason is not None:
+            problems.append(Problem(f"{name}/{p.name}", reason))
+        elif p.is_file():
+            items.append((p.name, p))
+    if any(p.is_dir() for p in entries):
+        problems.append(Problem(name, "subfolders are not read", "warning"))
+    if not entries:
+        problems.append(Problem(name, "an empty folder"))
+    return items, problems
+
+
 def _expand(source: Any) -> tuple[list[tuple[str, Any]], list[Problem]]:
-    """Inputs as (name, Path or bytes), folders replaced by their files."""
+    """Inputs as (name, Path or bytes), folders replaced by their files, non-regular files listed as problems."""
     items, problems = [], []
     for i, item in enumerate(_listed(source)):
         name, src = _named(item, i)
-        if isinstance(src, Path) and src.is_dir():
-            files = sorted(p for p in src.iterdir() if not p.name.startswith("."))
-            items += [(p.name, p) for p in files if p.is_file()]
-            if any(p.is_dir() for p in files):
-                problems.append(Problem(name, "subfolders are not read", "warning"))
-            if not files:
-                problems.append(Problem(name, "an empty folder"))
-        elif isinstance(src, Path) and not src.exists():
-            problems.append(Problem(name, "no such file or folder"))
+        reason = not_regular(src) if isinstance(src, Path) else None
+        if reason is not None:
+            problems.append(Problem(name, reason))
+        elif isinstance(src, Path) and src.is_dir():
+            found, why = _folder(name, src)
+            items += found
+            problems += why
         else:
             items.append((name, src))
     return items, problems
@@ -85,7 +106,7 @@ def _kind(name: str, src: Any) -> str:
     if suffix in (".csv", ".txt", ".npy", ".zip") or suffix in IMAGE_EXTENSIONS:
         return suffix if suffix in (".csv", ".txt", ".npy", ".zip") else ".image"
     if isinstance(src, Path):
-        with open(src, "rb") as f:
+        with open_regular(src) as f:
             head = f.read(8)
     else:
         head = src[:8]
@@ -116,7 +137,8 @@ def _from_table(name, src, shape, feature_names):
         wanted = f"{shape[0]} features" if len(shape) == 1 else f"{width} values per row ({'x'.join(map(str, shape))})"
         raise TableError(f"has {X.shape[1]} column(s) but the model takes {wanted}")
     rows = np.flatnonzero(keep)
-    return X[rows].reshape(len(rows), *shape), [f"{name}:{r + 1}" for r in rows], problems, ("row", 1, rows)
+    X = X if keep.all() else X[rows]  # no copy of a clean table: it may be 300 MB
+    return X.reshape(len(rows), *shape), [f"{name}:{r + 1}" for r in rows], problems, ("row", 1, rows)
 
 
 def _from_array(name, src, shape):
@@ -141,31 +163,35 @@ def _screen(name, X, names, where, input_range, image: bool):
     """Refuse samples with non-finite values (listed), warn about values far outside the model's range."""
     noun, base, rows = where  # rows: each sample's index in its file; base: 1 for CSV rows, 0 for arrays
     shown = rows + base
-    X = np.asarray(X, dtype=np.float64)
+    X = np.asarray(X)  # in its own dtype: a float64 copy of a 256 MB float32 array would double it
+    if X.dtype.kind == "f" and X.dtype.itemsize < 4:
+        X = X.astype(np.float32)  # float16 cannot hold the limits it is compared with
     flat = X.reshape(len(X), -1)
     problems = []
     finite = np.isfinite(flat).all(axis=1)
-    fits = finite & (np.abs(np.where(np.isfinite(flat), flat, 0)) <= _FLOAT32_MAX).all(axis=1)
+    # comparisons only (boolean temporaries, 1/8 of the values' size): NaN compares False, so it is not "beyond"
+    fits = finite & ~((flat > _FLOAT32_MAX) | (flat < -_FLOAT32_MAX)).any(axis=1) if flat.dtype.itemsize > 4 \
+        and flat.dtype.kind == "f" else finite
     if not finite.all():
         problems.append(Problem(name, f"{noun}(s) {_numbers(shown[~finite].tolist())} hold "
                                       "NaN or infinite values; left out"))
     if not (fits | ~finite).all():
         problems.append(Problem(name, f"{noun}(s) {_numbers(shown[finite & ~fits].tolist())} hold numbers beyond "
                                       "32-bit floats; left out"))
-    far = _far_rows(flat[fits], input_range, image)
+    far = _far_rows(flat if fits.all() else flat[fits], input_range, image)
     if far.any():
         limit = (f"outside the model's input range [{float(input_range[0]):g}, {float(input_range[1]):g}]" if image
                  else f"far outside the training range (more than {FAR_SPANS} spans beyond it)"
                  if input_range is not None else f"larger than {LARGE_VALUE:g} in size")
         problems.append(Problem(name, f"{noun}(s) {_numbers(shown[fits][far].tolist())} hold values {limit}; scored, "
                                       "but their scores may mean little", "warning"))
-    kept = X[fits].astype(np.float32)
+    kept = (X if fits.all() else X[fits]).astype(np.float32)
     return kept, [n for n, ok in zip(names, fits) if ok], problems
 
 
 def _far_rows(flat: np.ndarray, input_range, image: bool) -> np.ndarray:
     if input_range is None:
-        return (np.abs(flat) > LARGE_VALUE).any(axis=1)
+        return ((flat > LARGE_VALUE) | (flat < -LARGE_VALUE)).any(axis=1)
     low = np.broadcast_to(np.asarray(input_range[0], np.float64), flat.shape[1:])
     high = np.broadcast_to(np.asarray(input_range[1], np.float64), flat.shape[1:])
     if image:
@@ -197,7 +223,7 @@ def read_samples(source: Any, input_shape: Sequence[int], input_range: Optional[
     for name, src in items:
         try:
             X, labels, found, where = _read_one(name, src, shape, input_range, feature_names, images_left)
-        except TableError as e:
+        except (TableError, NotRegularFile) as e:
             problems.append(Problem(name, str(e)))
             continue
         except OSError as e:
@@ -219,8 +245,8 @@ def read_samples(source: Any, input_shape: Sequence[int], input_range: Optional[
         total += X.size
         parts.append(np.asarray(X, np.float32))
         names += labels
-    X = np.concatenate(parts) if parts else np.zeros((0, *shape), np.float32)
-    return X, names, problems
+    X = np.concatenate(parts) if len(parts) > 1 else parts[0] if parts else np.zeros((0, *shape), np.float32)
+    return X, distinct(names), problems
 
 
 def _read_one(name, src, shape, input_range, feature_names, images_left):

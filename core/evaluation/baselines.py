@@ -214,7 +214,7 @@ class MaesiDetector:
         from core.estimator import MirroredAE
 
         self.score = score
-        self.model = MirroredAE(score=score, **params)
+        self.model = MirroredAE(score_kind=score, **params)
 
     def fit(self, X, y=None):
         from core.training.trainer import TrainingDiverged

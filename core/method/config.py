@@ -255,7 +255,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 DEFAULT_PROFILE = "authors"  # measured: results/validation/ (README, "Profiles")
 
-_CHOICES = {
+CHOICES = {  # the closed sets of Config's string fields: `validate` and the sidecar schema (core.checkpoints.fields)
     "alpha_sampler": ("authors", "dirichlet"),
     "lipschitz": ("gp", "hinge-sn"),
     "anchors": ("random", "cyclic"),
@@ -307,7 +307,7 @@ def make_config(preset: str, profile: Optional[str] = None, **overrides: Any) ->
 
 def validate(cfg: Config) -> Config:
     """Raise ValueError naming the first field out of its range (also used on configs read from sidecars)."""
-    for name, choices in _CHOICES.items():
+    for name, choices in CHOICES.items():
         if getattr(cfg, name) not in choices:
             raise ValueError(f"{name} must be one of {choices}, got {getattr(cfg, name)!r}")
     parse_interpolation(cfg.interpolation)

@@ -7,6 +7,7 @@ the rest of its batch (a known leak in GANomaly-style code).
 """
 from __future__ import annotations
 
+import copy
 from contextlib import contextmanager
 from typing import Callable
 
@@ -59,11 +60,19 @@ def latent_norm_score(nets: Networks, x: torch.Tensor) -> torch.Tensor:
 _SCORE_FNS = {"feature": feature_score, "l2": l2_score, "latent_norm": latent_norm_score}
 
 
-def anomaly_scores(nets: Networks, X: torch.Tensor, score: str = "feature", batch_size: int = 1024) -> torch.Tensor:
-    """Scores of every row of X (normalised, on the networks' device), higher = more anomalous, in eval mode."""
+def anomaly_scores(nets: Networks, X: torch.Tensor, score: str = "feature", batch_size: int = 1024,
+                   dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Scores of every row of X (normalised, on the networks' device), higher = more anomalous, in eval mode.
+    `dtype` (e.g. torch.float64): computed by a copy of the networks in that precision (the networks themselves
+    are left as they are); then a row's score no longer depends, to float32 rounding, on where in its batch it
+    sits (float32 matrix products round differently by position). The scores are float32 either way."""
     if score not in _SCORE_FNS:
         raise ValueError(f"score must be one of {SCORES}, got {score!r}")
     fn = _SCORE_FNS[score]
+    if dtype is not None:
+        copies = {name: copy.deepcopy(m).to(dtype) for name, m in nets.modules().items()}
+        nets = Networks(**{"d_inter": None, **copies})
+        X = X.to(dtype)
     with eval_mode(nets):
         return batched(lambda x: fn(nets, x), X, batch_size)
 

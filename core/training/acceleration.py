@@ -8,6 +8,8 @@ Measured figures are in README.md ("GPU") and printed by `bench/bench_train.py` 
 from __future__ import annotations
 
 import contextlib
+import threading
+from typing import Iterator
 
 import torch
 from torch import nn
@@ -20,6 +22,20 @@ from core.training import kernels
 # overheads dominate, as for 8x8 digits); for 28x28 images and up, separate calls of one batch each are faster (they
 # stay in cache; measured: 3 calls of 256 MNIST pairs about 20 % faster than one of 768). On a GPU, batching wins.
 CPU_BATCH_LIMIT = 1 << 16  # elements of one operand (rows x features)
+
+
+# `parametrize.cached()` keeps its cache in module globals: while one thread is inside it, every parametrised module
+# of every thread reads and writes that one cache, and the first thread to leave clears it under the others. So a
+# cached update (its forward passes and its backward) holds this lock; PyTorch offers no thread-local cache.
+# Parametrised modules used outside a cached block in the meantime (eval-mode scoring, the epoch's probe) compute the
+# same weight either way: in eval mode spectral norm runs no power iteration.
+_PARAMETRIZE_CACHE = threading.Lock()
+
+
+@contextlib.contextmanager
+def _cached_parametrizations() -> Iterator[None]:
+    with _PARAMETRIZE_CACHE, parametrize.cached():
+        yield
 
 
 def to_device(t: torch.Tensor, like: torch.Tensor | torch.device) -> torch.Tensor:
@@ -94,8 +110,9 @@ class Speedups:
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.bf16)
 
     def one_power_iteration(self):
-        """Spectral norm computes its weight once per update instead of once per critic call."""
-        return parametrize.cached() if self.spectral_norm else contextlib.nullcontext()
+        """Spectral norm computes its weight once per update instead of once per critic call (one power iteration
+        per update). Such updates of models in other threads wait for each other (`_PARAMETRIZE_CACHE`)."""
+        return _cached_parametrizations() if self.spectral_norm else contextlib.nullcontext()
 
     def thin_convolutions(self):
         return kernels.thin_convolutions(self.kernel_layers)

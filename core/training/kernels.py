@@ -7,8 +7,11 @@ the E/G update and in the gradient penalty) and the forward pass of a thin trans
 2 to 4 times slower there than PyTorch's native (im2col) kernels. Measured with `bench/bench_train.py`.
 
 `thin_convolutions(modules)` routes just those directions to the native kernels for the duration of a block; the
-forward passes of thin convolutions and all weight gradients stay on oneDNN. Everything stays differentiable, so
-the gradient penalty's double backward works through them. The results equal `torch.nn`'s to float rounding.
+forward passes of thin convolutions and all weight gradients stay on oneDNN. The native kernels are called directly
+(`aten.slow_conv_transpose2d`, `aten._slow_conv2d_backward`), never by switching `torch.backends.mkldnn.enabled`,
+which is process-wide: training changes no global flag, and concurrent fits in threads do not disturb each other.
+Everything stays differentiable, so the gradient penalty's double backward works through them. The results equal
+`torch.nn`'s to float rounding.
 """
 from __future__ import annotations
 
@@ -23,16 +26,18 @@ from torch import nn
 THIN = 4  # channels: at most this many on the image side makes a convolution "thin" (1-3 in the presets)
 
 
-@contextlib.contextmanager
-def _native() -> Iterator[None]:
-    """PyTorch's own (im2col) CPU kernels instead of oneDNN's, for the ops inside the block (only the one flag:
-    `torch.backends.mkldnn.flags` would also reset, and warn about, oneDNN's TF32 setting)."""
-    was = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = False
-    try:
-        yield
-    finally:
-        torch.backends.mkldnn.enabled = was
+def _native_conv_transpose(x: torch.Tensor, weight: torch.Tensor, bias, m: nn.Module, output_padding) -> torch.Tensor:
+    """conv_transpose2d on PyTorch's own (im2col) CPU kernel instead of oneDNN's; differentiable."""
+    return torch.ops.aten.slow_conv_transpose2d(x, weight, list(m.kernel_size), bias, list(m.stride),
+                                                list(m.padding), list(output_padding), list(m.dilation))
+
+
+def _native_transpose_weight_grad(x: torch.Tensor, grad: torch.Tensor, weight: torch.Tensor, m: nn.Module):
+    """The weight gradient of y = conv_transpose2d(x, weight) on the native kernel: y is the adjoint of a
+    convolution of y's shape into x's with the same weight, so it is that convolution's weight gradient with input
+    `grad` (dL/dy) and output gradient x (dilation 1, checked by `_replacement`)."""
+    return torch.ops.aten._slow_conv2d_backward(x, grad, weight, list(m.kernel_size), list(m.stride),
+                                                list(m.padding), [False, True, False])[1]
 
 
 def _output_padding(image: torch.Tensor, maps: torch.Tensor, m: nn.Conv2d) -> list[int]:
@@ -57,9 +62,7 @@ class _ThinConv(torch.autograd.Function):
         m = ctx.module
         gx = gw = gb = None
         if ctx.needs_input_grad[0]:
-            with _native():
-                gx = F.conv_transpose2d(grad, weight, None, m.stride, m.padding, _output_padding(x, grad, m), 1,
-                                        m.dilation)
+            gx = _native_conv_transpose(grad, weight, None, m, _output_padding(x, grad, m))
         if ctx.needs_input_grad[1]:
             gw = torch.nn.grad.conv2d_weight(x, weight.shape, grad, m.stride, m.padding, m.dilation)
         if ctx.has_bias and ctx.needs_input_grad[2]:
@@ -75,9 +78,7 @@ class _ThinConvTranspose(torch.autograd.Function):
         ctx.save_for_backward(x, weight)
         ctx.module = module
         ctx.has_bias = bias is not None
-        with _native():
-            return F.conv_transpose2d(x, weight, bias, module.stride, module.padding, module.output_padding, 1,
-                                      module.dilation)
+        return _native_conv_transpose(x, weight, bias, module, module.output_padding)
 
     @staticmethod
     def backward(ctx, grad):
@@ -87,9 +88,7 @@ class _ThinConvTranspose(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             gx = F.conv2d(grad, weight, None, m.stride, m.padding, m.dilation)  # a thin-input convolution
         if ctx.needs_input_grad[1]:
-            with _native():
-                gw = torch.ops.aten.convolution_backward(grad, x, weight, None, m.stride, m.padding, m.dilation,
-                                                         True, m.output_padding, 1, [False, True, False])[1]
+            gw = _native_transpose_weight_grad(x, grad, weight, m)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             gb = grad.sum((0, 2, 3))
         return gx, gw, gb, None
@@ -104,7 +103,8 @@ def _thin_conv_transpose(m: nn.ConvTranspose2d, x: torch.Tensor) -> torch.Tensor
 
 
 def _replacement(m: nn.Module):
-    plain = getattr(m, "padding_mode", "zeros") == "zeros" and getattr(m, "groups", 1) == 1
+    plain = (getattr(m, "padding_mode", "zeros") == "zeros" and getattr(m, "groups", 1) == 1
+             and tuple(getattr(m, "dilation", (1, 1))) == (1, 1))
     if type(m) is nn.Conv2d and plain and m.in_channels <= THIN and isinstance(m.padding, tuple):
         return functools.partial(_thin_conv, m)
     if type(m) is nn.ConvTranspose2d and plain and m.out_channels <= THIN:
