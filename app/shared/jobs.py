@@ -71,8 +71,9 @@ def pool_size() -> int:
 
 
 def default_threads() -> int:
-    """A job's CPU threads by default: its share of the cores when the pool is full."""
-    return max(1, (os.cpu_count() or 1) // pool_size())
+    """A job's CPU threads by default: its share of the spare cores (one stays with the server) when the pool is
+    full; one on a 2-core machine, where small multi-threaded ops would slow down against the server's work."""
+    return max(1, ((os.cpu_count() or 1) - 1) // pool_size())
 
 
 @dataclass
