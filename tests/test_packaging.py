@@ -33,3 +33,11 @@ def test_python_m_core_and_the_entry_point_print_the_same_help():
                                 "--help"], capture_output=True, text=True, cwd=ROOT)
     assert via_module.returncode == via_entry.returncode == 0
     assert via_module.stdout == via_entry.stdout and "train" in via_module.stdout
+
+
+def test_ci_runs_the_maesi_command_only_after_the_requirements_it_imports():
+    # `pip install --no-deps -e .` brings no numpy or torch: `maesi --help` before the requirements fails CI at once
+    lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    first = {what: next(i for i, line in enumerate(lines) if what in line and not line.lstrip().startswith(("#", "echo")))
+             for what in ("-r requirements-dev.txt", "maesi --help")}
+    assert first["-r requirements-dev.txt"] < first["maesi --help"]
