@@ -3,11 +3,17 @@ on 2 idle cores). Informational: nothing is asserted.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_sessions.py [--sessions 5] [--rounds 2] [--browser]
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_sessions.py --job-speed
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_sessions.py --jobs 6 [--job-epochs 3]
 
 `--job-speed` (issue 19): the 3-epoch 300-sample digits job through the lab's job API (app/shared/jobs.py: a
 worker process of the pool, 1 CPU thread) against `python -m core train --threads 1` of the same run, both timed
 from the request to the saved run (each includes starting a Python process and importing torch), plus the
 training time each reports.
+
+`--jobs N` (issue 19 #8): N headless Chromium sessions each open the Models page and press "Start training" at the
+same moment (the form's defaults, `--job-epochs` epochs); then, while the jobs train or wait in line, rounds of
+bare-websocket loads of every page, until every job has ended. Prints what each browser was told (training, or its
+place in the queue), the page times under that load, and how many jobs ended in which state.
 
 Starts its own Streamlit server (an empty runs folder, no data dir: the bundled digits and the shipped
 checkpoints). For each page: one cold load (the server computes and caches latents, projections, scores), then
@@ -52,9 +58,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int) -> subprocess.Popen:
+def start_server(port: int, runs: str = "") -> subprocess.Popen:
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"),
-               MAESI_RUNS=tempfile.mkdtemp(prefix="maesi-bench-runs-"))
+               MAESI_RUNS=runs or tempfile.mkdtemp(prefix="maesi-bench-runs-"))
     env.pop("MAESI_DATA", None)
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.headless", "true",
                              "--server.address", "127.0.0.1", "--server.port", str(port),
@@ -154,6 +160,75 @@ async def measure(args, load_page, label: str) -> None:
     print(f"  mixed pages, {args.sessions} at once: {fmt(await asyncio.gather(*(load_page(n) for n in names)))}")
 
 
+async def start_job(browser, url: str, epochs: int):
+    """A fresh browser session on the Models page, the epochs set, "Start training" pressed; returns the page."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = await context.new_page()
+    await page.goto(f"{url}/models")
+    start = page.get_by_role("button", name="Start training")
+    while not (await start.count() and await start.is_enabled() and await page.get_by_text("Estimated time").count()):
+        await asyncio.sleep(0.25)
+    field = page.get_by_label("Epochs", exact=True)
+    await field.fill(str(epochs))
+    await field.press("Enter")
+    while not (await field.input_value() == str(epochs) and await start.is_enabled()):
+        await asyncio.sleep(0.25)
+    await asyncio.sleep(1.0)
+    return page, start
+
+
+async def told(page) -> str:
+    """What the browser says about its own job, once its section shows."""
+    import re
+
+    for _ in range(600):
+        body = await page.inner_text("body")
+        if re.search(r"Job \d+", body):
+            queued = re.search(r"queued, \d+\w* in line", body)
+            return queued.group(0) if queued else "training"
+        await asyncio.sleep(0.25)
+    return "no job section after 150 s"
+
+
+async def jobs_under_load(args) -> None:
+    from playwright.async_api import async_playwright
+
+    runs = tempfile.mkdtemp(prefix="maesi-bench-runs-")
+    port = free_port()
+    proc = start_server(port, runs)
+    url = f"http://127.0.0.1:{port}"
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; {args.jobs} jobs, "
+          f"{args.job_epochs} epochs each")
+    try:
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox",
+                                                                                "--disable-gpu"])
+            ready = await asyncio.gather(*(start_job(browser, url, args.job_epochs) for _ in range(args.jobs)))
+            t0 = time.perf_counter()
+            await asyncio.gather(*(start.click() for _, start in ready))
+            for i, state in enumerate(await asyncio.gather(*(told(page) for page, _ in ready)), 1):
+                print(f"  browser {i}: {state}")
+            for page, _ in ready:
+                await page.context.close()
+            await browser.close()
+        times, journal = [], Path(runs) / JOURNAL
+        while time.perf_counter() - t0 < args.job_timeout:
+            times += await asyncio.gather(*(load_bare(url, name) for name in PAGES))
+            ended = journal.read_text().splitlines() if journal.exists() else []
+            if len(ended) >= args.jobs:
+                break
+        print(f"  every page, rounds while the jobs ran: {fmt(times)}")
+        ended = [__import__("json").loads(line) for line in journal.read_text().splitlines()] if journal.exists() else []
+        states = statistics.multimode([e.get("status") for e in ended]) if ended else []
+        print(f"  {len(ended)} of {args.jobs} jobs ended in {time.perf_counter() - t0:.0f} s; "
+              f"statuses {sorted(e.get('status') for e in ended)} (most: {states})")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=90)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+JOURNAL = ".maesi-jobs.jsonl"  # app/shared/job_journal.JOURNAL (the bench imports no app code into the client)
 JOB = dict(dataset="digits", anomaly_class=0, interpolation=3, epochs=3, max_train=300, seed=0)
 
 
@@ -187,8 +262,13 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--browser", action="store_true", help="sessions in headless Chromium instead of bare websockets")
     p.add_argument("--job-speed", action="store_true", help="time a small job through the job API and the CLI")
+    p.add_argument("--jobs", type=int, default=0, help="start this many jobs from as many browsers, then load pages")
+    p.add_argument("--job-epochs", type=int, default=3)
+    p.add_argument("--job-timeout", type=float, default=900.0, help="seconds to wait for every job to end")
     args = p.parse_args(argv)
-    if args.job_speed:
+    if args.jobs:
+        asyncio.run(jobs_under_load(args))
+    elif args.job_speed:
         job_speed()
     else:
         asyncio.run(main_async(args))

@@ -129,8 +129,18 @@ def test_nudge_keys_move_a_weight_by_five_hundredths(simplex):
 
 
 def _click_point(page, point) -> None:
-    point.scroll_into_view_if_needed()
-    box = point.bounding_box()
+    # the previous test's rerun may still be redrawing the figure: a locator re-resolves, so a point replaced
+    # between finding it and scrolling to it is found again
+    wait_idle(page)
+    for attempt in range(3):
+        try:
+            point.scroll_into_view_if_needed()
+            box = point.bounding_box()
+            break
+        except sync_api.Error as err:
+            if "not attached" not in str(err) or attempt == 2:
+                raise
+            wait_idle(page)
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(x - 3, y - 3)
     page.mouse.move(x, y)  # plotly picks the clicked point from the hover
