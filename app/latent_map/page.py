@@ -3,6 +3,7 @@ import functools
 from dataclasses import dataclass
 from typing import Optional
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -41,8 +42,15 @@ def map_settings(ctx) -> MapSettings:
     method = c1.radio("Projection", analysis.PROJECTIONS, horizontal=True, key=keys.METHOD,
                       help="PCA is instant and exact; t-SNE (openTSNE) and UMAP take a few seconds per model the "
                            "first time, then come from the cache.")
-    colour_by = c2.radio("Colour", ["anomaly", "class"], horizontal=True, key=keys.COLOUR,
-                         format_func={"anomaly": "normal vs anomaly", "class": "by class"}.get)
+    labelled = bool(caches.split_for(ctx.entries[0]).y_test.any())
+    colours = ["anomaly", "class", "score"] if labelled else ["score", "class"]  # no labels: nothing to tell apart
+    if ss.get(keys.COLOUR) not in colours:
+        ss[keys.COLOUR] = colours[0]
+    colour_by = c2.radio("Colour", colours, horizontal=True, key=keys.COLOUR,
+                         format_func={"anomaly": "normal vs anomaly", "class": "by class",
+                                      "score": "anomaly score"}.get,
+                         help=None if labelled else "This test set holds no labelled anomaly: the colours show the "
+                                                    "model's anomaly score.")
     n_test = len(caches.split_for(ctx.entries[0]).X_test)
     sizes = [n for n in (250, 500, 1000, 2000, 4000) if n < n_test] + [n_test]
     if ss.get(keys.SAMPLE_SIZE) not in sizes:  # another dataset's sample size
@@ -81,8 +89,13 @@ def model_map(ctx, i: int, entry: dict, settings: MapSettings, selected: list[in
                 f"`{entry['name']}`")
     auc = (entry.get("metrics") or {}).get("auc")
     # one line, not three st.metric: four maps and the inspector leave ~200 px per model
-    st.markdown(f"k-NN AUC **{sep['knn_auc']:.3f}** · silhouette **{sep['silhouette']:.3f}** · model AUC **"
-                + ("–" if auc is None else f"{auc:.3f}") + "**", help=SEPARATION_HELP.format(k=settings.k))
+    if sp.y_test.any():
+        st.markdown(f"k-NN AUC **{sep['knn_auc']:.3f}** · silhouette **{sep['silhouette']:.3f}** · model AUC **"
+                    + ("–" if auc is None else f"{auc:.3f}") + "**", help=SEPARATION_HELP.format(k=settings.k))
+    else:
+        flagged = int(np.sum(scores > model.threshold_))
+        st.markdown(f"no labelled anomaly, so no AUC · the threshold flags **{flagged}** of {len(scores)} held-out "
+                    f"normals (contamination {model.contamination:g})")
     ss[keys.separation(i)] = {"knn_auc": sep["knn_auc"], "silhouette": sep["silhouette"], "model_auc": auc}
     pos = {int(j): r for r, j in enumerate(idx)}
     rows = [pos[j] for j in selected if j in pos]

@@ -61,3 +61,13 @@ def job_losses(job_id: int) -> str:
 
 def job_stop(job_id: int) -> str:
     return f"stop-{job_id}"
+
+# your own data (app/models/your_data.py)
+OWN_UPLOAD = "own_upload"
+OWN_NAME = "own_name"
+OWN_NORMAL = "own_normal_dir"
+OWN_LABEL = "own_label_column"
+OWN_RATIO = "own_normal_test_ratio"
+OWN_ADD = "own_add"
+OWN_ERROR = "_own_error"  # the last add's failure, shown until the next try
+TRAIN_CONTAMINATION = "train_contamination"

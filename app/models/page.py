@@ -3,7 +3,7 @@ departures from the paper); download, rename and delete your runs; upload a chec
 background with an estimated time before it starts."""
 import streamlit as st
 
-from app.models import sections, training_panel
+from app.models import sections, training_panel, your_data
 from app.shared import sidebar
 
 ctx = sidebar.context()
@@ -17,5 +17,6 @@ if chosen is not None:
     sections.details(chosen)
 
 sections.upload()
+your_data.your_data_section(ctx)
 training_panel.training_form(ctx)
 training_panel.jobs_section()

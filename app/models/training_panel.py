@@ -34,6 +34,9 @@ def _spec_from_form(dataset: str, klass, defaults: dict, tabular: bool) -> jobs.
         value = cast(ss[key])
         return None if defaults.get(key) is not None and value == cast(defaults[key]) else value
 
+    from core.data.registry import get_spec
+
+    source = get_spec(dataset).user_source
     return jobs.JobSpec(dataset=dataset, anomaly_class=klass, interpolation=ss[keys.TRAIN_INTERPOLATION],
                         preset=ss[keys.TRAIN_PRESET], profile=ss[keys.TRAIN_PROFILE], lr=changed(keys.TRAIN_LR),
                         batch_size=changed(keys.TRAIN_BATCH, int), epochs=int(ss[keys.TRAIN_EPOCHS]),
@@ -41,7 +44,9 @@ def _spec_from_form(dataset: str, klass, defaults: dict, tabular: bool) -> jobs.
                         scaling=changed(keys.TRAIN_SCALING, str) if tabular else None,
                         seed=int(ss[keys.TRAIN_SEED]), max_train=int(ss[keys.TRAIN_MAX]) or None,
                         device=ss[keys.TRAIN_DEVICE], data_dir=catalogue.data_dir(),
-                        threads=int(ss[keys.TRAIN_THREADS]))
+                        threads=int(ss[keys.TRAIN_THREADS]),
+                        user_data=None if source is None else source.options(),
+                        contamination=float(ss[keys.TRAIN_CONTAMINATION]) if source is not None else None)
 
 
 def _what_to_train(ctx):
@@ -55,13 +60,13 @@ def _what_to_train(ctx):
     f1, f2, f3, f4 = st.columns(4)
     dataset = f1.selectbox("Dataset", choices, key=keys.TRAIN_DATASET)
     spec = get_spec(dataset)
-    tabular = spec.protocol == "tabular"
-    classes = [sidebar.ALL] if tabular else list(spec.classes)
+    tabular = spec.kind == "tabular"
+    classes = [sidebar.ALL] if spec.one_split else list(spec.classes)
     if ss.get(keys.TRAIN_CLASS) not in classes:
         here = ctx.dataset == dataset and ctx.anomaly_class in classes
         ss[keys.TRAIN_CLASS] = ctx.anomaly_class if here else classes[0]
     klass = f2.selectbox((spec.class_role or "anomaly class").capitalize(), classes, key=keys.TRAIN_CLASS,
-                         disabled=tabular, help="Tabular datasets give their anomalies.")
+                         disabled=spec.one_split, help="Tabular datasets and your own give their anomalies.")
     f3.selectbox("Interpolation m", [3, 2, 0, "acai"], key=keys.TRAIN_INTERPOLATION,
                  format_func=lambda m: f"{m} · {interpolation_label(m)}")
     ss.setdefault(keys.TRAIN_PROFILE, DEFAULT_PROFILE)
@@ -80,8 +85,14 @@ def _how_to_train(dataset: str, spec, tabular: bool) -> dict:
     from core.method.config import PRESETS, TABULAR_SCALINGS
 
     presets = [p for p in PRESETS if (PRESETS[p].arch.family == "mlp") == tabular]
+    own_preset = _own_preset(dataset, spec)
+    if own_preset:  # a user's images: the presets of their shape
+        from core.data.user_data import presets_for_shape
+
+        presets = presets_for_shape(caches.dataset(dataset)[0].sample_shape)
     if ss.get(keys.TRAIN_PRESET_FOR) != dataset or ss.get(keys.TRAIN_PRESET) not in presets:
-        ss[keys.TRAIN_PRESET] = spec.preset if spec.preset in presets else presets[0]
+        default = own_preset or spec.preset
+        ss[keys.TRAIN_PRESET] = default if default in presets else presets[0]
     ss[keys.TRAIN_PRESET_FOR] = dataset
     g1, g2, g3, g4, g5 = st.columns(5)
     preset = g1.selectbox("Preset", presets, key=keys.TRAIN_PRESET, help="Architecture and hyper-parameters; the "
@@ -90,6 +101,9 @@ def _how_to_train(dataset: str, spec, tabular: bool) -> dict:
     if ss.get(keys.TRAIN_DEFAULTS_FOR) != (preset, ss[keys.TRAIN_PROFILE]):  # a new preset or profile
         ss[keys.TRAIN_DEFAULTS_FOR] = (preset, ss[keys.TRAIN_PROFILE])
         ss.update({k: v for k, v in defaults.items() if v is not None})
+    # Streamlit drops a widget's value on a page that does not draw it: back here, the missing ones start at
+    # the preset's values again (not at the widgets' minimums, e.g. a batch of 2)
+    ss.update({k: v for k, v in defaults.items() if v is not None and k not in ss})
     g2.number_input("Learning rate", 1e-7, 1.0, key=keys.TRAIN_LR, format="%.2e", step=1e-5,
                     help="Of E, G and the critics alike (the presets use one rate for all three).")
     g3.number_input("Batch size", 2, 4096, key=keys.TRAIN_BATCH, step=16)
@@ -116,14 +130,29 @@ def _how_to_train(dataset: str, spec, tabular: bool) -> dict:
                     help="Max training samples: a seeded subset, for quick runs on large datasets (as --max-train).")
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     h6.selectbox("Device", devices, key=keys.TRAIN_DEVICE, help="cuda is offered when a GPU is visible.")
+    if spec.user_source is not None:
+        st.number_input("Contamination", 0.001, 0.5, 0.1, 0.01, key=keys.TRAIN_CONTAMINATION, format="%.3f",
+                        help="Share of the training scores above the threshold that flags anomalies (PyOD's "
+                             "default 0.1): your data's anomaly share is not known.")
     return defaults
+
+
+def _own_preset(dataset: str, spec) -> str:
+    """A user dataset's default preset, from its loaded shape ("" for registry datasets or unloadable data)."""
+    if spec.user_source is None:
+        return ""
+    ds, _ = caches.dataset(dataset)
+    try:
+        return spec.preset_for(ds) if ds is not None else ""
+    except ValueError:
+        return ""
 
 
 def training_form(ctx) -> None:
     """The form, its departures from the paper, the time estimate and the Start button."""
     st.subheader("Train a new model")
     dataset, spec, klass = _what_to_train(ctx)
-    tabular = spec.protocol == "tabular"
+    tabular = spec.kind == "tabular"
     defaults = _how_to_train(dataset, spec, tabular)
     job_spec = _spec_from_form(dataset, klass, defaults, tabular)
     ready = _check_and_estimate(job_spec, tabular)

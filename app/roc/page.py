@@ -51,6 +51,11 @@ def roc_section(ctx) -> None:
         format_func=lambda n: BASELINE_LABELS.get(n, n),
         help=f"Fitted on the same training split (at most {MAX_BASELINE_TRAIN} samples, seeded) and scored on the "
              "same test set. The One-class SVM and the L2 autoencoder take a while the first time.")
+    if not caches.split_for(ctx.entries[0]).y_test.any():
+        st.info(f"**No ROC curve for {ctx.dataset}:** its test set holds no labelled anomaly (a table without a "
+                "label column, or a folder without abnormal images), so there is nothing to rank against. The "
+                "score histogram below shows where the held-out normals fall against the threshold.")
+        return
     curves, rows = [], []
     for e in ctx.entries:
         name = f"{interpolation_label(e['interpolation'])} · {e['name']}{display.health_mark(e)}"
@@ -200,9 +205,13 @@ def threshold_section(ctx):
                               "(contamination 10%; the known anomaly fraction for tables).")
     res = analysis.threshold_table(sp.y_test, scores, thr)
     mc = st.columns(4)
-    mc[0].metric("precision", f"{res['precision']:.3f}")
-    mc[1].metric("recall", f"{res['recall']:.3f}")
-    mc[2].metric("F1", f"{res['f1']:.3f}")
+    if sp.y_test.any():
+        mc[0].metric("precision", f"{res['precision']:.3f}")
+        mc[1].metric("recall", f"{res['recall']:.3f}")
+        mc[2].metric("F1", f"{res['f1']:.3f}")
+    else:
+        mc[0].caption("No labelled anomaly: precision, recall and F1 are not defined; every flagged sample is a "
+                      "held-out normal.")
     mc[3].metric("flagged", f"{res['flagged']} / {res['n']}")
     st.session_state[keys.THRESHOLD_RESULT] = res
     display.show_figure(roc_figures.score_histogram(scores, sp.y_test, thr), key=keys.HISTOGRAM,

@@ -7,6 +7,7 @@ page's logic lives in that page's package (`app/simplex/readout_cache.py`, the t
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -37,11 +38,55 @@ def model(path: str):
     return _load_model(path, mtime(path))
 
 
+def declare_user_datasets(entries: list[dict]) -> None:
+    """Declare the user datasets that checkpoints were trained on (their sidecars' `data_source`), so that the
+    lab rebuilds their splits; one whose record does not declare is left out (its checkpoint then has no data)."""
+    from core.data.registry import get_spec, register_user_data
+    from core.data.user_data import UserDataSource, UserDataError
+
+    for e in entries:
+        record = e.get("data_source")
+        if not isinstance(record, dict):
+            continue
+        try:
+            source = UserDataSource.from_record(record)
+            try:
+                if get_spec(source.name).user_source is not None:
+                    continue  # found in a user-data folder (or declared already): that one wins
+            except ValueError:
+                pass
+            register_user_data(source)
+        except (UserDataError, TypeError, ValueError):
+            continue
+
+
+def _data_key(name: str) -> tuple:
+    """What a cached dataset depends on besides its name: a user dataset's options and its file's mtime."""
+    from core.data.registry import get_spec
+
+    try:
+        source = get_spec(name).user_source
+    except ValueError:
+        return ()
+    if source is None:
+        return ()
+    try:
+        stamp = os.stat(source.path).st_mtime_ns
+    except OSError:
+        stamp = -1
+    return tuple(sorted((k, str(v)) for k, v in source.options().items())) + (stamp,)
+
+
 @st.cache_resource(show_spinner="Loading the dataset…", max_entries=4)
-def _dataset(name: str, ddir: Optional[str]):
+def _load(name: str, ddir: Optional[str], key: tuple):
     from core.data import load_dataset
 
+    del key  # only part of the cache key
     return load_dataset(name, data_dir=ddir)
+
+
+def _dataset(name: str, ddir: Optional[str]):
+    return _load(name, ddir, _data_key(name))
 
 
 def dataset(name: str):
@@ -53,18 +98,33 @@ def dataset(name: str):
 
 
 @st.cache_data(show_spinner=False, ttl=30)
-def dataset_present(name: str, ddir: Optional[str]) -> bool:
-    from core.data import DATASETS
+def _present(name: str, ddir: Optional[str], key: tuple) -> bool:
+    from core.data.registry import get_spec
 
-    spec = DATASETS.get(name)
-    return spec is not None and (not spec.needs_data_dir or spec.is_present(ddir))
+    del key
+    try:
+        spec = get_spec(name)
+    except ValueError:
+        return False
+    if spec.user_source is not None:
+        return os.path.exists(spec.user_source.path)
+    return not spec.needs_data_dir or spec.is_present(ddir)
+
+
+def dataset_present(name: str, ddir: Optional[str]) -> bool:
+    return _present(name, ddir, _data_key(name))
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _split(name: str, klass, seed: int, ddir: Optional[str]):
+def _split_of(name: str, klass, seed: int, ddir: Optional[str], key: tuple):
     from core.evaluation import protocols
 
+    del key
     return protocols.split_for(name, klass, seed, ds=_dataset(name, ddir))
+
+
+def _split(name: str, klass, seed: int, ddir: Optional[str]):
+    return _split_of(name, klass, seed, ddir, _data_key(name))
 
 
 def split(dataset_name: str, klass, seed: int = 0):
@@ -155,7 +215,7 @@ def baseline_scores(name: str, dataset_name: str, klass, seed: int, ddir, max_tr
 
     ds = _dataset(dataset_name, ddir)
     run = ProtocolRun.prepare(dataset_name, klass, seed, max_train=max_train, ds=ds)
-    est = make_method(name, preset=get_spec(dataset_name).preset, input_range=ds.input_range, seed=seed,
+    est = make_method(name, preset=get_spec(dataset_name).preset_for(ds), input_range=ds.input_range, seed=seed,
                       device="cpu", ocsvm_cap=2000, contamination=run.contamination)
     return np.asarray(est.fit(run.X_train).decision_function(run.split.X_test), dtype=np.float64)
 

@@ -28,7 +28,8 @@ def latent_figure(xy: np.ndarray, y: np.ndarray, classes: Sequence[str], scores:
                   extra_points: Optional[list[dict]] = None, height: int = 420, zoom: bool = False,
                   axis_titles: Optional[Sequence[str]] = None) -> go.Figure:
     """Scatter of a 2-D latent map. Hover: test index, class and anomaly score; customdata[0] is the test
-    index, so a selection maps back to the sample. colour_by: "anomaly" (paper's colours) or "class".
+    index, so a selection maps back to the sample. colour_by: "anomaly" (paper's colours), "class" or "score"
+    (a colour scale of the anomaly score: for data without labels).
     extra_points: [{"xy": (k, 2), "name", "symbol", "color"}] drawn on top (anchors, interpolant).
     zoom: axes on the 1-99% quantiles of the points (outliers fall outside the view).
     axis_titles: (x, y) titles, e.g. `axis_titles(projection)`: "PC1 (34.2%)". The legend sits under the plot."""
@@ -36,6 +37,8 @@ def latent_figure(xy: np.ndarray, y: np.ndarray, classes: Sequence[str], scores:
     classes = np.asarray(classes).astype(str)
     if colour_by == "class":
         groups = [(c, classes == c, None) for c in sorted(np.unique(classes), key=natural_key)]
+    elif colour_by == "score":  # unlabelled data: one trace, the anomaly score as the colour
+        groups = [("anomaly score", np.ones(len(y), bool), None)]
     else:
         groups = [("normal", y == 0, NORMAL_COLOUR), ("anomaly", y == 1, ANOMALY_COLOUR)]
     # numeric customdata (index, score) and the class as text: an object array would cost plotly a slow
@@ -46,6 +49,9 @@ def latent_figure(xy: np.ndarray, y: np.ndarray, classes: Sequence[str], scores:
                    text=classes[mask], hovertemplate=hover,
                    marker=dict(size=6, opacity=0.75, color=colour, line=dict(width=0)))
               for name, mask, colour in groups if mask.any()]
+    if colour_by == "score" and traces:
+        traces[0]["marker"].update(color=np.asarray(scores, dtype=np.float64), colorscale="Viridis",
+                                   colorbar=dict(title=dict(text="score"), thickness=10))
     for p in extra_points or []:
         pxy = np.atleast_2d(p["xy"])
         traces.append(dict(type="scatter", x=pxy[:, 0], y=pxy[:, 1],

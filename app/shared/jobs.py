@@ -30,7 +30,6 @@ import itertools
 import logging
 import math
 import os
-import shlex
 import signal
 import threading
 import time
@@ -41,6 +40,7 @@ from typing import Optional
 
 from app.shared import job_journal, worker
 from app.shared.job_journal import JOURNAL, read as journal  # noqa: F401: the pages' and tests' names
+from app.shared.job_spec import JobSpec  # noqa: F401: the pages' and tests' name
 from app.shared.worker import LIVE_POINTS, TIMELINE_SAMPLES, TIMELINE_SNAPSHOTS, thin_live, timeline_every  # noqa: F401
 
 # Reentrant: a signal handler (running in the main thread) may take it while the main thread holds it.
@@ -74,50 +74,6 @@ def default_threads() -> int:
     """A job's CPU threads by default: its share of the spare cores (one stays with the server) when the pool is
     full; one on a 2-core machine, where small multi-threaded ops would slow down against the server's work."""
     return max(1, ((os.cpu_count() or 1) - 1) // pool_size())
-
-
-@dataclass
-class JobSpec:
-    dataset: str
-    anomaly_class: Optional[int]  # None for tabular data
-    interpolation: object = 3  # 0, 2, 3 or "acai"
-    lam: Optional[float] = None
-    epochs: Optional[int] = None
-    device: str = "cpu"
-    seed: int = 0
-    max_train: Optional[int] = None
-    preset: Optional[str] = None
-    data_dir: Optional[str] = None
-    profile: Optional[str] = None
-    lr: Optional[float] = None
-    batch_size: Optional[int] = None
-    scaling: Optional[str] = None
-    recon_weight: Optional[float] = None
-    threads: Optional[int] = None  # the worker's CPU threads (torch.set_num_threads); None = default_threads()
-
-    def run_name(self) -> str:
-        klass = "all" if self.anomaly_class is None else self.anomaly_class
-        return f"{self.dataset}-c{klass}-m{self.interpolation}-s{self.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-    def command(self, out: Path) -> str:
-        """The CLI command that reproduces this run."""
-        args = ["python", "-m", "core", "train", "--dataset", self.dataset, "--interpolation", str(self.interpolation)]
-        if self.anomaly_class is not None:
-            args += ["--anomaly-class", str(self.anomaly_class)]
-        for flag, v in (("--profile", self.profile), ("--preset", self.preset), ("--lam", self.lam),
-                        ("--epochs", self.epochs), ("--lr", self.lr), ("--batch-size", self.batch_size),
-                        ("--scaling", self.scaling), ("--recon-weight", self.recon_weight),
-                        ("--max-train", self.max_train), ("--data-dir", self.data_dir)):
-            if v is not None:
-                args += [flag, str(v)]
-        args += ["--seed", str(self.seed), "--device", self.device, "--out", str(out)]
-        return shlex.join(args)
-
-    def model_kwargs(self) -> dict:
-        """The MirroredAE arguments of this spec (None = the preset's or profile's value)."""
-        return dict(preset=self.preset, interpolation=self.interpolation, profile=self.profile, lam=self.lam,
-                    epochs=self.epochs, lr=self.lr, batch_size=self.batch_size, scaling=self.scaling,
-                    recon_weight=self.recon_weight, device=self.device, seed=self.seed)
 
 
 @dataclass

@@ -21,13 +21,18 @@ CLASS_HELP = {
     "one_class": "One-class protocol (the paper's Table 5): the model is trained on 80% of this class; the test set "
                  "is the other 20% plus as many images of the other classes, which are the anomalies.",
     "tabular": "Tabular data: the dataset gives its anomalies; a seeded 50/50 split.",
+    "own": "Your data: its labels (or abnormal folders) give the anomalies; a seeded share of the normals is "
+           "held out for testing.",
 }
 
 
 def dataset_choices() -> list[str]:
+    """The registry's lab datasets, then the user datasets: those in the user-data folders and those the
+    catalogue's checkpoints were trained on (declared from their sidecars' `data_source`)."""
     from core.data.registry import lab_datasets
 
-    return lab_datasets()
+    caches.declare_user_datasets(catalogue())
+    return lab_datasets(data_dir())
 
 
 @dataclass
@@ -41,9 +46,9 @@ class Context:
 
     @property
     def tabular(self) -> bool:
-        from core.data import DATASETS
+        from core.data.registry import get_spec
 
-        return DATASETS[self.dataset].kind == "tabular"
+        return get_spec(self.dataset).kind == "tabular"
 
     def require_data(self) -> bool:
         """Shows a clear message and returns False when the dataset's files are missing."""
@@ -129,7 +134,7 @@ def sidebar() -> Context:
     from core.data.registry import get_spec
 
     spec = get_spec(name)
-    classes = [ALL] if spec.protocol == "tabular" else spec.classes  # tabular: the anomalies are given
+    classes = [ALL] if spec.one_split else spec.classes  # tabular and own data: the anomalies are given
     with_models = [k for k in classes
                    if any(e.get("dataset") == name and e.get("anomaly_class") == (None if k == ALL else k)
                           for e in cat)]
@@ -145,7 +150,8 @@ def sidebar() -> Context:
 
     cands = matching(cat, name, klass)
     paths = [e["path"] for e in cands]
-    if ss.get(keys.MODELS_FOR) != (name, klass) or any(p not in paths for p in ss.get(keys.MODELS, [])):
+    if (ss.get(keys.MODELS_FOR) != (name, klass) or any(p not in paths for p in ss.get(keys.MODELS, []))
+            or (paths and not ss.get(keys.MODELS))):  # e.g. the first run of a dataset that had none
         keep = [p for p in ss.get(keys.MODELS, []) if p in paths] if ss.get(keys.MODELS_FOR) == (name, klass) else []
         ss[keys.MODELS] = keep or default_models(cands)
         ss[keys.MODELS_FOR] = (name, klass)

@@ -118,12 +118,17 @@ def _prepare(spec, send, control: Control):
     from core.evaluation.runner import ProtocolRun
 
     send("status", message="loading data")
+    if spec.user_data:  # a user's dataset: declared in this process too, from the options the form chose
+        from core.data.registry import register_user_data
+        from core.data.user_data import UserDataSource
+
+        register_user_data(UserDataSource.from_record(spec.user_data))
     run = ProtocolRun.prepare(spec.dataset, spec.anomaly_class, seed=spec.seed, data_dir=spec.data_dir,
                               max_train=spec.max_train)
     if control.interrupt:
         return None, None
     kwargs = dict(spec.model_kwargs(), preset=spec.preset or run.preset)
-    return run, MirroredAE(**kwargs, contamination=run.contamination)
+    return run, MirroredAE(**kwargs, contamination=spec.contamination or run.contamination)
 
 
 def _train_and_save(spec, runs_dir: Path, run_name: str, send, control: Control) -> dict:
@@ -161,7 +166,8 @@ def _train_and_save(spec, runs_dir: Path, run_name: str, send, control: Control)
     verdict = (model.health_ or {}).get("verdict", "not recorded")
     note = {"stopped": " (stopped early: the weights so far)", "diverged": " (diverged: the last good weights)",
             "interrupted": " (interrupted by a server shutdown: the best weights so far)"}.get(status, "")
-    return dict(status=status, message=f"saved {Path(path).stem}: AUC {metrics['auc']:.3f}, health {verdict}{note}",
+    auc = f"AUC {metrics['auc']:.3f}" if metrics.get("auc") is not None else "no labelled anomaly, so no AUC"
+    return dict(status=status, message=f"saved {Path(path).stem}: {auc}, health {verdict}{note}",
                 metrics=metrics, path=str(path))
 
 

@@ -127,6 +127,23 @@ def _check_params(v: Any) -> bool:
 
 
 
+_DATA_SOURCE_FIELDS = {"kind": lambda v: v in ("folder", "table"), "path": lambda v: _short_string(v, 4096),
+                       "normal_dir": _short_string, "name": lambda v: isinstance(v, str) and re.fullmatch(
+                           r"user\.[A-Za-z0-9_.-]{1,59}", v) is not None,
+                       "abnormal_dirs": lambda v: v is None or (isinstance(v, list) and len(v) <= 100
+                                                                and all(_short_string(x) for x in v)),
+                       "label_column": lambda v: v is None or _short_string(v),
+                       "image_size": lambda v: v is None or v in (28, 32), "channels": lambda v: v is None or v in (1, 3),
+                       "normal_test_ratio": lambda v: is_finite(v) and 0 < v < 1}
+
+
+def _check_data_source(v: Any) -> bool:
+    """A user dataset's record (core.data.user_data.UserDataSource.record): the fields a later load reads."""
+    return isinstance(v, dict) and all(k in v and check(v[k]) for k, check in _DATA_SOURCE_FIELDS.items()
+                                       if k in ("kind", "path", "name", "normal_test_ratio")) and all(
+        check(v[k]) for k, check in _DATA_SOURCE_FIELDS.items() if k in v)
+
+
 # Top-level keys the library or the app read: (check, what it must be). Others are tolerated.
 KEYS: dict[str, Check] = {
     "format_version": (lambda v: is_int(v) and 1 <= v, "a positive integer"),
@@ -156,6 +173,8 @@ KEYS: dict[str, Check] = {
                                                       for x in v.values()), "an object of lists of numbers"),
     "health": (_opt(lambda v: isinstance(v, dict)), "an object or null"),
     "departures": (lambda v: isinstance(v, list) and all(_short_string(x, 1000) for x in v), "a list of strings"),
+    "data_source": (_opt(_check_data_source), "a user dataset's record (kind, path, name, normal_test_ratio, ...) "
+                                              "or null"),
     "feature_names": (_opt(lambda v: isinstance(v, list) and 0 < len(v) <= MAX_FEATURE_NAMES and all(
         isinstance(x, str) and 0 < len(x) <= 256 for x in v) and len(set(v)) == len(v)),
         f"a list of at most {MAX_FEATURE_NAMES} distinct non-empty names (256 characters at most) or null"),

@@ -37,6 +37,7 @@ def entry_for(path) -> dict:
         "dataset": meta.get("dataset"),
         "preset": meta["config"]["preset"],
         "anomaly_class": meta.get("anomaly_class"),
+        "data_source": meta.get("data_source"),
         "interpolation": meta["config"]["interpolation"],
         "metrics": meta.get("metrics", {}),
         "health": {k: (meta.get("health") or {}).get(k) for k in ("verdict", "reasons")},

@@ -58,3 +58,11 @@ def device(text: str) -> str:
             raise argparse.ArgumentTypeError(f"device {text!r}: this machine has {torch.cuda.device_count()} GPU(s)")
         return name
     raise argparse.ArgumentTypeError(f"unknown device {text!r}; choose auto, cpu, cuda, cuda:N or mps")
+
+
+def open_unit_float(text: str) -> float:
+    """A share strictly between 0 and 1."""
+    value = _number(float, 0.0, 1.0, low_open=True)(text)
+    if value >= 1.0:
+        raise argparse.ArgumentTypeError(f"must be < 1, got {text}")
+    return value

@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train on the normal data of a dataset's protocol split (leave-one-out for MNIST, CIFAR-10 and "
                     "digits, the one-class protocol for Fashion-MNIST, the 50/50 split for tabular data), print the "
                     "test metrics and the training-health verdict, and save a checkpoint.")
-    t.add_argument("--dataset", required=True, choices=list(DATASETS), help="dataset to train on")
+    _add_data_flags(t)
     t.add_argument("--anomaly-class", "--class", dest="klass", default=None,
                    help="the protocol's class: the left-out anomaly class (leave-one-out), the normal class "
                         "(Fashion-MNIST's one-class protocol) or configN (COIL-100); default the first")
@@ -107,6 +107,35 @@ def build_parser() -> argparse.ArgumentParser:
     return t
 
 
+def _add_data_flags(t: argparse.ArgumentParser) -> None:
+    """--dataset, or your own data (--folder, --table) with the flags that read and split it."""
+    data = t.add_mutually_exclusive_group(required=True)
+    data.add_argument("--dataset", choices=list(DATASETS), help="a registry dataset to train on")
+    data.add_argument("--folder", metavar="DIR",
+                      help="your images: DIR/<normal-dir>/ holds the normal ones, other folders beside it (or those "
+                           "named by --abnormal-dir) anomalies used only for testing; a zip of such folders works too")
+    data.add_argument("--table", metavar="FILE", help="your table: a .csv (with a header) or .npy file of rows; "
+                      "--label-column marks the anomalies, used only for testing")
+    own = t.add_argument_group("your own data (--folder, --table); the split: a seeded --normal-test-ratio of the "
+                               "normal samples plus every anomaly is the test set, the other normals train")
+    own.add_argument("--normal-dir", default="normal", metavar="NAME", help="the folder of normal images")
+    own.add_argument("--abnormal-dir", nargs="+", action="extend", default=None, metavar="NAME",
+                     help="the folders of anomalies (default: every other folder beside the normal one)")
+    own.add_argument("--image-size", type=int, choices=[28, 32], default=None,
+                     help="stretch the images to this size (default: kept when all are 28x28 grey or 32x32 colour, "
+                          "else 28 for grey and 32 for colour images)")
+    own.add_argument("--channels", type=int, choices=[1, 3], default=None,
+                     help="1 = grey, 3 = RGB (default: 1 when every image is grey)")
+    own.add_argument("--label-column", default=None, metavar="COL",
+                     help="the column holding 0/'normal' and 1/'anomaly' (a CSV header name, or an .npy column "
+                          "index such as -1); without it every row is normal and no metric is measured")
+    own.add_argument("--normal-test-ratio", type=arg_types.open_unit_float, default=0.2,
+                     help="share of the normal samples held out for testing (seeded by --seed)")
+    own.add_argument("--contamination", type=arg_types.open_unit_float, default=None,
+                     help="share of training scores above the threshold that predict() uses (default: PyOD's 0.1; "
+                          "registry tabular data: its known anomaly share)")
+
+
 def main(argv: list[str]) -> int:
     from core.training.health import describe
     from core.estimator import MirroredAE
@@ -115,6 +144,7 @@ def main(argv: list[str]) -> int:
     from core.data.registry import get_spec
 
     args = build_parser().parse_args(argv)
+    user_ds = _register_own_data(args)
     spec = get_spec(args.dataset)
     if args.preset and (PRESETS[args.preset].arch.family == "mlp") != (spec.kind == "tabular"):
         raise ValueError(f"preset {args.preset!r} is for {'tabular' if spec.kind == 'image' else 'image'} data; "
@@ -124,7 +154,7 @@ def main(argv: list[str]) -> int:
     out = _check_out(args.out, args.overwrite)
     _own_threads(args.threads)
     run = ProtocolRun.prepare(args.dataset, args.klass, seed=args.seed, data_dir=args.data_dir,
-                              max_train=args.max_train)
+                              max_train=args.max_train, ds=user_ds)
     preset_range = PRESETS[args.preset or run.preset].input_range
     if preset_range is not None and tuple(preset_range) != run.input_range:
         raise ValueError(f"preset {args.preset!r} takes pixel values in {list(preset_range)}, but {args.dataset} "
@@ -134,8 +164,8 @@ def main(argv: list[str]) -> int:
                        critic_steps=args.critic_steps,
                        lipschitz=args.lipschitz, alpha_sampler=args.alpha_sampler, scaling=args.scaling,
                        recon_weight=args.recon_weight, score_kind=args.score, latent_reg=not args.no_latent_reg,
-                       contamination=run.contamination, device=args.device, bf16=args.bf16, seed=args.seed,
-                       threads=args.threads, compile=args.compile, channels_last=args.channels_last)
+                       contamination=args.contamination or run.contamination, device=args.device, bf16=args.bf16,
+                       seed=args.seed, threads=args.threads, compile=args.compile, channels_last=args.channels_last)
     cfg = model.make_config()
     klass = "all" if run.klass is None else run.klass
     out = out or _check_out(f"runs/{args.dataset}-c{klass}-m{args.interpolation}-s{args.seed}", args.overwrite)
@@ -152,13 +182,67 @@ def main(argv: list[str]) -> int:
         return 1
     path = run.save(model, out, outcome, command=command, half=args.half)
     m = outcome["metrics"]
-    shown = ("auc", "ap", "precision", "recall", "f1") if run.tabular else ("auc", "ap")
+    shown = ("auc", "ap", "precision", "recall", "f1") if run.tabular or spec.protocol == "own" else ("auc", "ap")
     status = "" if outcome["status"] == "completed" else f" (training {outcome['status']})"
-    print(f"test {' '.join(f'{k.upper()} {m[k]:.4f}' for k in shown)}"
-          f"  [selected epoch {model.selected_epoch_}, {model.train_seconds_:.1f}s]{status}")
+    timing = f"  [selected epoch {model.selected_epoch_}, {model.train_seconds_:.1f}s]{status}"
+    if m:
+        print(f"test {' '.join(f'{k.upper()} {m[k]:.4f}' for k in shown)}{timing}")
+    else:
+        print(f"no labelled anomalies in the test set, so no metric{timing}")
+        print(_score_distribution(model, run))
     print(describe(model.health_))
     print(f"saved {path}")
     return 1 if outcome["status"] == "diverged" else 0
+
+
+def _register_own_data(args):
+    """--folder / --table: declare the user's dataset, load it once (its notes printed) and name it in
+    args.dataset; None for a registry dataset."""
+    from core.data.registry import register_user_data
+    from core.data.user_data import UserDataSource, load_user_data
+
+    given = args.folder or args.table
+    if given is None:
+        for flag in ("abnormal_dir", "image_size", "channels", "label_column"):
+            if getattr(args, flag) is not None:
+                raise ValueError(f"--{flag.replace('_', '-')} applies to --folder or --table data")
+        if args.normal_dir != "normal" or args.normal_test_ratio != 0.2:  # else silently ignored
+            raise ValueError("--normal-dir and --normal-test-ratio apply to --folder or --table data; a registry "
+                             "dataset's split is its protocol's")
+        return None
+    path = Path(given)
+    if not path.exists():
+        raise ValueError(f"--{'folder' if args.folder else 'table'} {given}: no such file or folder")
+    if args.folder and not (path.is_dir() or path.suffix.lower() == ".zip"):
+        raise ValueError(f"--folder {given}: not a folder or a .zip of folders (a table goes with --table)")
+    if args.table and path.suffix.lower() not in (".csv", ".npy"):
+        raise ValueError(f"--table {given}: a table is a .csv or .npy file")
+    if args.folder and args.label_column is not None:
+        raise ValueError("--label-column applies to --table data; a folder's anomalies are its abnormal folders")
+    if args.table and (args.abnormal_dir or args.image_size or args.channels or args.normal_dir != "normal"):
+        raise ValueError("--normal-dir, --abnormal-dir, --image-size and --channels apply to --folder data")
+    options = dict(normal_dir=args.normal_dir, abnormal_dirs=args.abnormal_dir, image_size=args.image_size,
+                   channels=args.channels) if args.folder else dict(label_column=args.label_column)
+    source = UserDataSource("folder" if args.folder else "table", str(path),
+                            normal_test_ratio=args.normal_test_ratio, **options)
+    register_user_data(source)
+    ds, notes = load_user_data(source)
+    for note in notes:
+        print(f"  note: {note}")
+    args.dataset = source.name
+    return ds
+
+
+def _score_distribution(model, run) -> str:
+    """Without labels: where the held-out normals' scores sit, and how many the threshold flags."""
+    import numpy as np
+
+    scores = np.asarray(model.decision_function(run.split.X_test), float)
+    q = np.quantile(scores, [0.0, 0.05, 0.5, 0.95, 1.0])
+    flagged = int(np.sum(scores > model.threshold_))
+    return (f"held-out normal scores: min {q[0]:.4g}, 5% {q[1]:.4g}, median {q[2]:.4g}, 95% {q[3]:.4g}, "
+            f"max {q[4]:.4g}; the threshold {model.threshold_:.4g} (contamination {model.contamination:g} of the "
+            f"training scores) flags {flagged} of {len(scores)}")
 
 
 def _own_threads(threads) -> None:

@@ -26,7 +26,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["resolve_data_dir", "data_dir_origin", "cache_dir", "cached_arrays"]
+__all__ = ["resolve_data_dir", "data_dir_origin", "cache_dir", "cached_arrays", "user_data_store"]
 
 
 def _user_dir(xdg_var: str, default: str, *parts: str) -> Path:
@@ -53,6 +53,14 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     creates it).
     """
     return data_dir_origin(data_dir)[0]
+
+
+def user_data_store() -> Path:
+    """Where the lab keeps the datasets users upload: $MAESI_USER_DATA, else $XDG_DATA_HOME/maesi/user-data
+    (the data dir itself may be read-only)."""
+    env = os.environ.get("MAESI_USER_DATA", "")
+    return Path(env).expanduser().absolute() if env else _user_dir("XDG_DATA_HOME", ".local/share", "maesi",
+                                                                   "user-data")
 
 
 def cache_dir() -> Path:

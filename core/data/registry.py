@@ -30,7 +30,7 @@ from core.data.digits import load_digits_dataset
 from core.data.files import FileCheck, FileSpec, check_file
 from core.data.paths import data_dir_origin
 
-__all__ = ["DATASETS", "DatasetSpec", "Layout", "load_dataset", "verify"]
+__all__ = ["DATASETS", "DatasetSpec", "Layout", "load_dataset", "verify", "register_user_data", "user_datasets"]
 
 
 @dataclass(frozen=True)
@@ -62,12 +62,27 @@ class DatasetSpec:
     class_names: tuple[str, ...] = ()  # the protocol's classes; () for tabular data (the anomalies are given)
     in_lab: bool = True             # offered in the app's sidebar
     subset_of: str = ""             # a partial copy of another dataset (not in its report by default)
+    normal_test_ratio: float = 0.2  # the "own" protocol's share of normals tested (core.data.user_data)
+    user_source: object = None      # a user's dataset: its core.data.user_data.UserDataSource
+
+    @property
+    def one_split(self) -> bool:
+        """The data gives its anomalies: no class to choose (tabular data, a user's own dataset)."""
+        return self.protocol in ("tabular", "own")
+
+    def preset_for(self, ds: Dataset) -> str:
+        """The preset this dataset trains with by default (a user's dataset: from its loaded shape)."""
+        if self.preset:
+            return self.preset
+        from core.data.user_data import preset_for_shape
+
+        return preset_for_shape(ds.sample_shape)
 
     @property
     def classes(self) -> list:
         """The protocol's class choices: ints for class-based protocols, names for COIL's configurations, [None]
         for tabular data (one split per seed, no class)."""
-        if self.protocol == "tabular":
+        if self.one_split:
             return [None]
         if self.protocol == "coil":
             return list(self.class_names)
@@ -256,17 +271,51 @@ DATASETS: dict[str, DatasetSpec] = {s.name: s for s in [
 ]}
 
 
-def lab_datasets() -> list[str]:
-    """The datasets the app offers, in registry order."""
-    return [name for name, spec in DATASETS.items() if spec.in_lab]
+# --- users' own datasets (core.data.user_data): registered at run time, or found in the user-data folders -------
+
+_USER_DATASETS: dict[str, DatasetSpec] = {}
+
+
+def register_user_data(source) -> DatasetSpec:
+    """Declare a user's dataset (a `core.data.user_data.UserDataSource`) under its name, `user.<stem>`; the
+    CLI's --folder/--table, the lab's uploads and the sidecars of checkpoints trained on one come through here."""
+    from core.data.user_data import load_user_data
+
+    spec = DatasetSpec(source.name, "image" if source.kind == "folder" else "tabular",
+                       f"your data: {Path(source.path).name}", (),
+                       (Layout("your data", (), lambda root: load_user_data(source)[0]),),
+                       needs_data_dir=False, protocol="own", class_names=("all",),
+                       normal_test_ratio=float(source.normal_test_ratio), user_source=source)
+    _USER_DATASETS[source.name] = spec
+    return spec
+
+
+def user_datasets(data_dir: str | os.PathLike | None = None) -> list[str]:
+    """The user datasets known in this process: registered ones, and those in the user-data folders
+    (`core.data.user_data.discover`: $MAESI_DATA/user/ and the upload store)."""
+    from core.data.user_data import discover
+
+    for source in discover(data_dir):
+        if source.name not in _USER_DATASETS or _USER_DATASETS[source.name].user_source != source:
+            register_user_data(source)
+    return sorted(_USER_DATASETS)
+
+
+def lab_datasets(data_dir: str | os.PathLike | None = None) -> list[str]:
+    """The datasets the app offers: the registry's, in its order, then the user datasets."""
+    return [name for name, spec in DATASETS.items() if spec.in_lab] + user_datasets(data_dir)
 
 
 def get_spec(name: str) -> DatasetSpec:
     """The spec of `name`, or a ValueError listing the known names."""
-    try:
+    if name in DATASETS:
         return DATASETS[name]
-    except KeyError:
-        raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}") from None
+    from core.data.user_data import is_user_dataset
+
+    if is_user_dataset(name) and (name in _USER_DATASETS or name in user_datasets()):
+        return _USER_DATASETS[name]
+    raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}"
+                     + (" (a user dataset is registered with --folder or --table)" if is_user_dataset(name) else ""))
 
 
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Dataset:

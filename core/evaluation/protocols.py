@@ -164,6 +164,31 @@ def coil_config(ds, config: str, seed: int = 0) -> Split:
     return coil_split(ds, n, fraction, seed)
 
 
+# ------------------------------------------------------------------ your own data (core.data.user_data)
+
+def own_split(ds, seed: int = 0, normal_test_ratio: float = 0.2) -> Split:
+    """A user's dataset: a seeded `normal_test_ratio` of the normal samples, with every labelled anomaly, is the
+    test set; the other normals train (anomalies never do, as anomalib's Folder datamodule uses its abnormal
+    folders). Images come with the normals in X_train and the anomalies in X_test (`core.data.user_data`); a
+    table with y (1 = anomaly). Without anomalies the test set holds normals only and no metric is defined."""
+    rng = np.random.default_rng(seed)
+    if ds.kind == "image":
+        normals, X_anom, anom_classes = ds.X_train, ds.X_test, ds.y_test
+    else:
+        normals, X_anom = ds.X[ds.y == 0], ds.X[ds.y == 1]
+        anom_classes = np.ones(len(X_anom), np.int64)
+    perm = rng.permutation(len(normals))
+    n_test = min(max(int(round(normal_test_ratio * len(normals))), 1), len(normals) - 1)
+    te, tr = perm[:n_test], perm[n_test:]
+    X_test = np.concatenate([normals[te], X_anom])
+    y_test = np.concatenate([np.zeros(n_test, int), np.ones(len(X_anom), int)])
+    classes = np.concatenate([np.zeros(n_test, np.int64), anom_classes.astype(np.int64)])
+    order = rng.permutation(len(y_test))
+    return Split(normals[tr], X_test[order], y_test[order],
+                 f"{ds.name}: {len(tr)} normal training samples; test {n_test} normal + {len(X_anom)} anomalies "
+                 f"(normal test ratio {normal_test_ratio:g}, seed {seed})", classes[order])
+
+
 # ------------------------------------------------------------------ one entry point, by the registry's protocol name
 
 def _downsample(X: np.ndarray, f: int) -> np.ndarray:
@@ -188,9 +213,9 @@ PROTOCOLS = {
 def resolve_class(spec, klass):
     """The protocol's class from a user's value: None for tabular data, "configN" for COIL-100 (1 or "1" work),
     else an int in range (default 0). ValueError names the valid choices."""
-    if spec.protocol == "tabular":
+    if spec.one_split:
         if klass not in (None, "", "all"):
-            raise ValueError(f"{spec.name} is tabular: its anomalies are given by the data, so give no class")
+            raise ValueError(f"{spec.name}: its anomalies are given by the data, so give no class")
         return None
     choices = spec.classes
     if spec.protocol == "coil":
@@ -213,4 +238,6 @@ def split_for(dataset: str, klass=None, seed: int = 0, data_dir=None, ds=None) -
     spec = get_spec(dataset)
     klass = resolve_class(spec, klass)
     ds = ds if ds is not None else load_dataset(dataset, data_dir=data_dir)
+    if spec.protocol == "own":
+        return own_split(ds, seed, spec.normal_test_ratio)
     return PROTOCOLS[spec.protocol](ds, klass, seed)

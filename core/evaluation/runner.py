@@ -35,6 +35,7 @@ class ProtocolRun:
     preset: str = ""
     input_range: Optional[tuple] = None  # the raw pixel range of an image dataset (None for tabular data)
     feature_names: Optional[list] = None  # a tabular dataset's columns, kept in the sidecar for scoring CSVs
+    data_source: Optional[dict] = None  # a user's dataset: where it came from (core.data.user_data), for the sidecar
 
     @classmethod
     def prepare(cls, dataset: str, klass=None, seed: int = 0, data_dir=None, max_train: Optional[int] = None,
@@ -50,9 +51,10 @@ class ProtocolRun:
         split = split_for(dataset, klass, seed, ds=ds)
         # max_train 0 or None = all rows; else the harness's one subset rule (core.data.subsets)
         X_train = seeded_subset(split.X_train, max_train or None, seed)
-        return cls(dataset, klass, seed, split, X_train, max_train, spec.preset,
+        return cls(dataset, klass, seed, split, X_train, max_train, spec.preset_for(ds),
                    None if ds.input_range is None else tuple(float(v) for v in ds.input_range),
-                   [str(n) for n in ds.feature_names] if ds.feature_names else None)
+                   [str(n) for n in ds.feature_names] if ds.feature_names else None,
+                   spec.user_source.record(ds) if spec.user_source is not None else None)
 
     @property
     def tabular(self) -> bool:
@@ -68,8 +70,16 @@ class ProtocolRun:
         return (f"{self.split.description}: {len(self.X_train)} training samples, {len(self.split.X_test)} test "
                 f"samples ({int(self.split.y_test.sum())} anomalies)")
 
+    @property
+    def labelled(self) -> bool:
+        """The test set holds anomalies, so metrics are defined (a user's unlabelled data has none)."""
+        return bool(np.any(self.split.y_test == 1)) and bool(np.any(self.split.y_test == 0))
+
     def evaluate(self, estimator, score: Optional[str] = None) -> dict:
-        """The protocol's metrics on the test set: AUC, AP, and precision/recall/F1 of the top-k scores."""
+        """The protocol's metrics on the test set: AUC, AP, and precision/recall/F1 of the top-k scores; {} when
+        the test set holds no anomaly (a user's unlabelled data)."""
+        if not self.labelled:
+            return {}
         scores = (estimator.decision_function(self.split.X_test) if score is None
                   else estimator.decision_function(self.split.X_test, score=score))
         return evaluate(self.split.y_test, scores, self.split.anomaly_fraction)
@@ -106,7 +116,8 @@ class ProtocolRun:
         """What a checkpoint's sidecar says about the run that made it."""
         return {"dataset": self.dataset, "anomaly_class": self.klass, "command": command, "seed": self.seed,
                 "max_train": self.max_train, "n_train": int(len(self.X_train)), "split": self.split.description,
-                **({"feature_names": self.feature_names} if self.feature_names else {})}
+                **({"feature_names": self.feature_names} if self.feature_names else {}),
+                **({"data_source": self.data_source} if self.data_source else {})}
 
     def save(self, model, out, outcome: Optional[dict] = None, command: Optional[str] = None,
              half: bool = False) -> Path:
