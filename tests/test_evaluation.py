@@ -562,3 +562,39 @@ def test_the_validation_log_reads_the_peers_and_the_best_variant_on_validation_s
     assert log["best"][:2] == ["maesi-3pt@lrx=10@score=l2", 0.6] and log["searched"] == 2  # seed 0 never read
     assert log["peers"] == {"pyod-iforest": [0.7, 0.0, 2]}
     assert validation_log("thyroid", "f1", tmp_path / "absent") == {}
+
+
+def test_a_maesi_row_that_diverges_before_its_first_epoch_fails_its_cell_instead_of_scoring_initial_weights(
+        monkeypatch):
+    from core.evaluation.runner import ProtocolRun
+    from core.method import losses
+    from core.training.trainer import TrainingDiverged
+
+    run = ProtocolRun.prepare("digits", 1, seed=0, max_train=200)
+    est = make_method("maesi-3pt", preset="digits", input_range=(0.0, 16.0), seed=0, epochs=2, device="cpu")
+    monkeypatch.setattr(losses, "latent_regulariser", lambda z: z.sum() * float("nan"))
+    with pytest.raises(TrainingDiverged):
+        run.fit_and_evaluate(est)
+
+
+def test_a_maesi_row_that_diverges_after_an_epoch_is_scored_with_its_last_good_weights(monkeypatch):
+    from core.evaluation.runner import ProtocolRun
+    from core.method import losses
+
+    real, calls = losses.latent_regulariser, {"n": 0, "nan_after": None}
+
+    def counted(z):
+        calls["n"] += 1
+        late = calls["nan_after"] is not None and calls["n"] > calls["nan_after"]
+        return real(z) * (float("nan") if late else 1.0)
+
+    monkeypatch.setattr(losses, "latent_regulariser", counted)
+    run = ProtocolRun.prepare("digits", 1, seed=0, max_train=200)
+
+    def row(epochs):
+        return make_method("maesi-3pt", preset="digits", input_range=(0.0, 16.0), seed=0, epochs=epochs, device="cpu")
+
+    row(1).fit(run.X_train)  # how many calls one epoch makes
+    calls["nan_after"], calls["n"] = calls["n"], 0
+    out = run.fit_and_evaluate(row(3))
+    assert out["status"] == "diverged" and 0.0 <= out["metrics"]["auc"] <= 1.0

@@ -202,7 +202,7 @@ def threshold_section(ctx):
     thr = tcol[1].slider("Threshold (flag scores above it)", lo, hi, default, step=(hi - lo) / 400 or 1e-6,
                          key=keys.threshold(entry["name"]), format="%.3f",
                          help="Starts at the model's threshold: the 90th percentile of its training scores "
-                              "(contamination 10%; the known anomaly fraction for tables).")
+                              "(contamination 10%, PyOD's default; your own data: the contamination it was trained with).")
     res = analysis.threshold_table(sp.y_test, scores, thr)
     mc = st.columns(4)
     if sp.y_test.any():

@@ -132,8 +132,8 @@ def _add_data_flags(t: argparse.ArgumentParser) -> None:
     own.add_argument("--normal-test-ratio", type=arg_types.open_unit_float, default=0.2,
                      help="share of the normal samples held out for testing (seeded by --seed)")
     own.add_argument("--contamination", type=arg_types.open_unit_float, default=None,
-                     help="share of training scores above the threshold that predict() uses (default: PyOD's 0.1; "
-                          "registry tabular data: its known anomaly share)")
+                     help="share of training scores above the threshold that predict() uses (default: PyOD's 0.1, "
+                          "for every dataset)")
 
 
 def main(argv: list[str]) -> int:

@@ -207,8 +207,10 @@ class L2Autoencoder:
 
 class MaesiDetector:
     """A `MirroredAE` behind the rows' interface, scored by the row's anomaly score (the paper's "feature" unless a
-    variant says otherwise). A run that diverges keeps its last good weights and is scored with them, with
-    `training_status_` "diverged" and its health verdict saying so."""
+    variant says otherwise). A run that diverges after a finished epoch keeps its last good weights and is scored
+    with them, with `training_status_` "diverged" and its health verdict saying so; one that diverges before its
+    first finished epoch raises `TrainingDiverged`, as `MirroredAE.fit` does (its cell fails: there is nothing
+    trained to score)."""
 
     def __init__(self, score: str = "feature", **params):
         from core.estimator import MirroredAE
@@ -222,7 +224,9 @@ class MaesiDetector:
         try:
             self.model.fit(X)
             self.training_status_ = self.model.training_status_
-        except TrainingDiverged:
+        except TrainingDiverged as err:
+            if not err.result.epochs_finished:
+                raise
             self.training_status_ = "diverged"
         for attr in ("train_seconds_", "selected_epoch_", "health_", "history_"):
             setattr(self, attr, getattr(self.model, attr, None))
