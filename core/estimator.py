@@ -32,7 +32,8 @@ from core import estimator_inputs as inputs
 from core.checkpoints import store as ckpt
 from core.method import scoring
 from core.method.activations import ScoringBudgetError, scoring_batch_size
-from core.method.config import Config, departures, make_config, validate, with_learning_rate
+from core.method.config import Config, make_config, validate, with_learning_rate
+from core.method.departures import departures
 from core.method.scaling import Scaler, scaler_for
 from core.method.scoring import SCORES
 from core.estimator_inputs import NotFittedError, torch_threads, upgrade_params  # noqa: F401

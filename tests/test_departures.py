@@ -5,8 +5,8 @@ import dataclasses
 
 import pytest
 
-from core.method.config import (CHOICES, NOT_IN_PAPER, PAPER_PRINTS, PROFILES, TABULAR_SCALINGS, Config, departures,
-                                make_config)
+from core.method.config import CHOICES, PROFILES, TABULAR_SCALINGS, Config, make_config
+from core.method.departures import NOT_IN_PAPER, PAPER_PRINTS, departures
 
 SKIPPED = {"preset", "profile", "input_range", "interpolation"}  # named by the row itself, or the data's
 FIELDS = [f.name for f in dataclasses.fields(Config) if f.name not in SKIPPED]
