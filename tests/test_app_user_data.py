@@ -156,3 +156,20 @@ def test_a_checkpoint_trained_by_the_cli_on_any_folder_brings_its_dataset(user_d
     at.selectbox(key="dataset").set_value("user.t").run()
     assert at.multiselect(key="models").value and at.multiselect(key="models").value[0].endswith("cli-run.safetensors")
     _every_page(at)
+
+
+def test_a_run_whose_data_was_deleted_says_so_on_every_page(user_dirs, lab_env):
+    from core.cli import main
+
+    table = lab_env / "gone.csv"
+    table.write_bytes(_digits_csv())
+    assert main(["train", "--table", str(table), "--label-column", "y", "--epochs", "1", "--out",
+                 str(lab_env / "runs" / "orphan")]) == 0
+    table.unlink()
+    at = run_app()
+    at.selectbox(key="dataset").set_value("user.gone").run()
+    for page in PAGES:
+        at.switch_page(f"{page}/page.py").run()
+        no_errors(at)  # the Score page still scores uploads with the model; the others need the data:
+        if page in ("latent_map", "simplex", "roc"):
+            assert any("user.gone data cannot be read here" in w.value for w in at.warning), page

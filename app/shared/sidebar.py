@@ -53,9 +53,16 @@ class Context:
     def require_data(self) -> bool:
         """Shows a clear message and returns False when the dataset's files are missing."""
         if self.ds is None:
-            st.warning(f"**The {self.dataset} data is not available here.** Only the bundled digits work without "
-                       f"a data dir; point the environment variable `MAESI_DATA` at a folder holding the datasets "
-                       f"and restart the app.")
+            from core.data.user_data import is_user_dataset
+
+            if is_user_dataset(self.dataset):
+                st.warning(f"**The {self.dataset} data cannot be read here.** It is your own dataset: its file or "
+                           "folder was moved, deleted or changed so that it no longer loads (the details say why). "
+                           "Add it again under *Your data* on the Models page.")
+            else:
+                st.warning(f"**The {self.dataset} data is not available here.** Only the bundled digits work without "
+                           f"a data dir; point the environment variable `MAESI_DATA` at a folder holding the "
+                           f"datasets and restart the app.")
             with st.expander("Details"):
                 from app.shared.guard import without_paths
 
