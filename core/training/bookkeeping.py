@@ -14,6 +14,7 @@ from typing import Optional
 import torch
 
 from core.method.networks import Networks
+from core.training.norm_statistics import recalibrate_generator_norms
 from core.training import health
 from core.training.selection import ModelSelector
 
@@ -158,6 +159,7 @@ class TrainingRun:
         """The epoch's loss means and health figures; its training feature loss from the selection start on."""
         self._check(epoch)
         self._means = self.log.epoch_means()
+        recalibrate_generator_norms(self.nets, self.probe)  # G's eval-mode statistics from reconstructions
         figures = health.probe(self.nets, self.probe, self.initial)
         figures["w_estimate"] = self._means.get("w_estimate", math.nan)
         if not math.isfinite(figures["loss_feat"]):
