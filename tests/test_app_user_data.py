@@ -112,6 +112,7 @@ def test_a_table_without_labels_explores_by_score(user_dirs):
     at.switch_page("latent_map/page.py").run()
     assert at.radio(key="map_colour").options == ["anomaly score", "by class"]
     assert any("no labelled anomaly, so no AUC" in m.value and "contamination 0.2" in m.value for m in at.markdown)
+    assert any("No normal-vs-anomaly separation by epoch" in c.value for c in at.caption)  # no empty chart
     at.switch_page("roc/page.py").run()
     assert any("No ROC curve" in i.value for i in at.info)
     assert "flagged" in [m.label for m in at.metric] and "precision" not in [m.label for m in at.metric]

@@ -133,7 +133,11 @@ def timeline_section(entries: list[dict]) -> None:
             st.metric("training health", verdict, help="core.training.health: ok, untrained (E and G barely moved), "
                       "collapsed (reconstruction no better than the mean, or no spread), or diverged.")
             st.caption(describe(health))
-            display.show_figure(timeline.timeline_silhouette(lay), key=keys.timeline_silhouette_chart(i, entry["name"]))
+            if np.isfinite(lay["silhouette"]).any():
+                display.show_figure(timeline.timeline_silhouette(lay),
+                                    key=keys.timeline_silhouette_chart(i, entry["name"]))
+            else:  # one label only (data without anomalies): there is no separation to follow
+                st.caption("No normal-vs-anomaly separation by epoch: the test sample holds no labelled anomaly.")
 
 
 @st.cache_data(show_spinner="Projecting the training timeline…", max_entries=32)

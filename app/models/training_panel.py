@@ -60,7 +60,6 @@ def _what_to_train(ctx):
     f1, f2, f3, f4 = st.columns(4)
     dataset = f1.selectbox("Dataset", choices, key=keys.TRAIN_DATASET)
     spec = get_spec(dataset)
-    tabular = spec.kind == "tabular"
     classes = [sidebar.ALL] if spec.one_split else list(spec.classes)
     if ss.get(keys.TRAIN_CLASS) not in classes:
         here = ctx.dataset == dataset and ctx.anomaly_class in classes
@@ -85,11 +84,8 @@ def _how_to_train(dataset: str, spec, tabular: bool) -> dict:
     from core.method.config import PRESETS, TABULAR_SCALINGS
 
     presets = [p for p in PRESETS if (PRESETS[p].arch.family == "mlp") == tabular]
-    own_preset = _own_preset(dataset, spec)
-    if own_preset:  # a user's images: the presets of their shape
-        from core.data.user_data import presets_for_shape
-
-        presets = presets_for_shape(caches.dataset(dataset)[0].sample_shape)
+    own_preset, own_presets = _own_presets(dataset, spec)
+    presets = own_presets or presets  # a user's data: the presets of its shape
     if ss.get(keys.TRAIN_PRESET_FOR) != dataset or ss.get(keys.TRAIN_PRESET) not in presets:
         default = own_preset or spec.preset
         ss[keys.TRAIN_PRESET] = default if default in presets else presets[0]
@@ -137,15 +133,18 @@ def _how_to_train(dataset: str, spec, tabular: bool) -> dict:
     return defaults
 
 
-def _own_preset(dataset: str, spec) -> str:
-    """A user dataset's default preset, from its loaded shape ("" for registry datasets or unloadable data)."""
-    if spec.user_source is None:
-        return ""
-    ds, _ = caches.dataset(dataset)
+def _own_presets(dataset: str, spec) -> tuple[str, list]:
+    """A user dataset's default preset and the presets of its loaded shape (("", []) for registry datasets or
+    unloadable data)."""
+    from core.data.user_data import presets_for_shape
+
+    ds = caches.dataset(dataset)[0] if spec.user_source is not None else None
+    if ds is None:
+        return "", []
     try:
-        return spec.preset_for(ds) if ds is not None else ""
+        return spec.preset_for(ds), presets_for_shape(ds.sample_shape)
     except ValueError:
-        return ""
+        return "", []
 
 
 def training_form(ctx) -> None:

@@ -5,9 +5,6 @@ store (`core.data.paths.user_data_store`) only after they load, with their optio
 from __future__ import annotations
 
 import json
-import os
-import re
-import tempfile
 from pathlib import Path
 
 import streamlit as st
@@ -20,23 +17,6 @@ ss = st.session_state
 SUFFIXES = (".zip", ".csv", ".npy")
 
 
-def _clean(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_")[:48]
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class NotAdded(ValueError):
     """An upload that is not stored; the message is one line for the user."""
 
@@ -47,10 +27,11 @@ def store_upload(filename: str, data: bytes, name: str = "", options: dict | Non
     NotAdded (nothing stored) for a wrong kind of file, a taken name, or data that does not load."""
     from core.data.paths import user_data_store
     from core.data.registry import register_user_data
-    from core.data.user_data import OPTIONS_SUFFIX, USER_PREFIX, UserDataSource, load_user_data
+    from core.checkpoints.durable import atomic_write_bytes
+    from core.data.user_data import OPTIONS_SUFFIX, USER_PREFIX, UserDataSource, clean_stem, load_user_data
 
     suffix = Path(filename).suffix.lower()
-    stem = _clean(name or Path(filename).stem)
+    stem = clean_stem(name or Path(filename).stem)
     if suffix not in SUFFIXES or not stem:
         raise NotAdded(f"{filename}: a dataset is a .zip of class folders, a .csv or an .npy file.")
     store = user_data_store()
@@ -64,13 +45,13 @@ def store_upload(filename: str, data: bytes, name: str = "", options: dict | Non
                + ("normal_test_ratio",) and v not in (None, "")}
     try:
         store.mkdir(parents=True, exist_ok=True)
-        _write_atomically(target, data)
+        atomic_write_bytes(target, data)
         source = UserDataSource("table" if table else "folder", str(target), name=USER_PREFIX + stem, **options)
         ds, notes = load_user_data(source)
     except Exception as e:  # noqa: BLE001: UserDataError, TableError, ArchiveError, OSError: one line, nothing kept
         target.unlink(missing_ok=True)
         raise NotAdded(f"**{filename} was not added.** {user_text(e)}") from None
-    _write_atomically(target.with_name(target.name + OPTIONS_SUFFIX), json.dumps(options).encode())
+    atomic_write_bytes(target.with_name(target.name + OPTIONS_SUFFIX), json.dumps(options).encode())
     register_user_data(source)
     return source, ds, notes
 

@@ -62,7 +62,6 @@ class DatasetSpec:
     class_names: tuple[str, ...] = ()  # the protocol's classes; () for tabular data (the anomalies are given)
     in_lab: bool = True             # offered in the app's sidebar
     subset_of: str = ""             # a partial copy of another dataset (not in its report by default)
-    normal_test_ratio: float = 0.2  # the "own" protocol's share of normals tested (core.data.user_data)
     user_source: object = None      # a user's dataset: its core.data.user_data.UserDataSource
 
     @property
@@ -284,8 +283,7 @@ def register_user_data(source) -> DatasetSpec:
     spec = DatasetSpec(source.name, "image" if source.kind == "folder" else "tabular",
                        f"your data: {Path(source.path).name}", (),
                        (Layout("your data", (), lambda root: load_user_data(source)[0]),),
-                       needs_data_dir=False, protocol="own", class_names=("all",),
-                       normal_test_ratio=float(source.normal_test_ratio), user_source=source)
+                       needs_data_dir=False, protocol="own", class_names=("all",), user_source=source)
     _USER_DATASETS[source.name] = spec
     return spec
 

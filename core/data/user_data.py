@@ -48,10 +48,14 @@ def is_user_dataset(name: str) -> bool:
     return isinstance(name, str) and name.startswith(USER_PREFIX)
 
 
+def clean_stem(text: str) -> str:
+    """The part of a user dataset's name after `user.`: letters, digits, '_' and '-' ("" when none is left)."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_")[:48]
+
+
 def _stem_name(path: Path) -> str:
     stem = path.stem if path.is_file() or path.suffix.lower() in TABLE_SUFFIXES + (".zip",) else path.name
-    clean = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_")[:48] or "data"
-    return USER_PREFIX + clean
+    return USER_PREFIX + (clean_stem(stem) or "data")
 
 
 @dataclass(frozen=True)

@@ -239,5 +239,5 @@ def split_for(dataset: str, klass=None, seed: int = 0, data_dir=None, ds=None) -
     klass = resolve_class(spec, klass)
     ds = ds if ds is not None else load_dataset(dataset, data_dir=data_dir)
     if spec.protocol == "own":
-        return own_split(ds, seed, spec.normal_test_ratio)
+        return own_split(ds, seed, spec.user_source.normal_test_ratio)
     return PROTOCOLS[spec.protocol](ds, klass, seed)
