@@ -7,7 +7,8 @@ multiprocessing's `spawn`: torch and fork do not mix, and the server runs thread
 pipe, can be stopped (the weights so far are kept and saved), and saves its checkpoint with test metrics and a
 training timeline into the runs folder, where the Models page lists it. At most `pool_size()` jobs train at once
 (MAESI_MAX_JOBS, default one per spare core, read once per server); the others wait in line, first come first
-served (`place_in_queue`). Each job's server-side thread (`Job.thread`) waits for its turn, starts the worker and
+served (`place_in_queue`). With MAESI_RAY_ADDRESS set, the same pool submits each job to that Ray cluster instead
+of a local process (`app/shared/ray_jobs.py`); set MAESI_MAX_JOBS to what the cluster can train at once. Each job's server-side thread (`Job.thread`) waits for its turn, starts the worker and
 relays its progress into the `Job`; a worker that dies (a crash, an out-of-memory kill) makes its job `failed`
 with the reason, and the server goes on.
 
@@ -38,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from app.shared import job_journal, worker
+from app.shared import job_journal, ray_jobs, worker
 from app.shared.job_journal import JOURNAL, read as journal  # noqa: F401: the pages' and tests' names
 from app.shared.job_spec import JobSpec  # noqa: F401: the pages' and tests' name
 from app.shared.worker import LIVE_POINTS, TIMELINE_SAMPLES, TIMELINE_SNAPSHOTS, thin_live, timeline_every  # noqa: F401
@@ -181,11 +182,42 @@ def _wait_for_turn(job: Job) -> bool:
     return False
 
 
+def _finish_done(job: Job, done: dict) -> None:
+    """Records the worker's "done" message."""
+    fields = {k: done[k] for k in ("metrics", "path", "traceback_text") if k in done}
+    _finish(job, done["status"], done["message"], **fields)
+
+
+def _run_on_ray(job: Job, threads: int) -> None:
+    """The job as a task of the Ray cluster of MAESI_RAY_ADDRESS (app/shared/ray_jobs.py), relayed like a local
+    worker."""
+    def on_start(process, control) -> None:
+        with _LOCK:
+            job.process, job.control = process, control
+        for wanted, request in ((job.stop_requested, "stop"), (job.interrupt_requested, "interrupt")):
+            if wanted:
+                _tell(job, request)
+
+    try:
+        done, failure = ray_jobs.run_on_ray(job, threads, _apply, on_start)
+    finally:
+        with _LOCK:
+            job.process, job.control = None, None
+    if done is not None:
+        _finish_done(job, done)
+    else:
+        if job.killed_at_shutdown:
+            failure = worker.exit_reason(-signal.SIGKILL, True, SHUTDOWN_WAIT_S)
+        _finish(job, "failed", f"training failed: {failure}")
+
+
 def _run_worker(job: Job) -> None:
     """Starts the job's worker process, relays its progress until its pipe closes, and records how it ended."""
+    threads = job.spec.threads or default_threads()
+    if ray_jobs.ray_address():
+        return _run_on_ray(job, threads)
     progress, progress_child = worker.SPAWN.Pipe(duplex=False)
     control_child, control = worker.SPAWN.Pipe(duplex=False)
-    threads = job.spec.threads or default_threads()
     proc = worker.start_process(f"maesi-job-{job.id}", (job.spec, str(job.runs_dir), job.run_name, progress_child,
                                                          control_child, threads, os.getpid()))
     # Only the worker holds these ends now: its exit, however it happens, reads as the end of the pipe here.
@@ -215,8 +247,7 @@ def _run_worker(job: Job) -> None:
     control.close()
     progress.close()
     if done is not None:
-        fields = {k: done[k] for k in ("metrics", "path", "traceback_text") if k in done}
-        _finish(job, done["status"], done["message"], **fields)
+        _finish_done(job, done)
     else:
         reason = worker.exit_reason(proc.exitcode, job.killed_at_shutdown, SHUTDOWN_WAIT_S)
         _finish(job, "failed", f"training failed: {reason}")

@@ -171,17 +171,22 @@ def _train_and_save(spec, runs_dir: Path, run_name: str, send, control: Control)
                 metrics=metrics, path=str(path))
 
 
-def run_job(spec, runs_dir, run_name: str, send, control: Control) -> None:
-    """Trains `spec` and ends with one "done" message; `send(kind, **fields)` carries the messages."""
+def job_outcome(spec, runs_dir, run_name: str, send, control: Control) -> dict:
+    """Trains `spec`, saving into `runs_dir`; returns the "done" message's fields (a failure is one, with its
+    reason). `send(kind, **fields)` carries the progress messages."""
     try:
-        done = _train_and_save(spec, Path(runs_dir), run_name, send, control)
+        return _train_and_save(spec, Path(runs_dir), run_name, send, control)
     except Exception as e:  # noqa: BLE001: a failed job reports with its reason
         from core.data.messages import plain
 
-        done = dict(status="failed", message=f"training failed: {plain(e)}", traceback_text=traceback.format_exc())
+        return dict(status="failed", message=f"training failed: {plain(e)}", traceback_text=traceback.format_exc())
     except KeyboardInterrupt:  # an interruption outside the trainer's loop (while preparing or evaluating)
-        done = dict(status="interrupted", message="interrupted outside training: nothing saved.")
-    send("done", **done)
+        return dict(status="interrupted", message="interrupted outside training: nothing saved.")
+
+
+def run_job(spec, runs_dir, run_name: str, send, control: Control) -> None:
+    """Trains `spec` and ends with one "done" message."""
+    send("done", **job_outcome(spec, runs_dir, run_name, send, control))
 
 
 def _watch(control_conn, control: Control, parent_pid: int) -> None:

@@ -43,18 +43,45 @@ def measure_cell(cell, budget, data_dir, device: str, threads: int) -> dict:
     return record
 
 
-def _start(ray, opts) -> bool:
-    """Join the cluster at `opts.address`, or start a Ray on this machine; True when started here."""
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Raise ConnectionError, in one line, when nothing answers at a cluster address's host and port: Ray itself
+    retries an unreachable address for minutes before it gives up. "auto" and addresses without a port are left
+    to Ray."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if address in ("", "auto", "local"):
+        return
+    try:
+        parts = urlsplit(address if "://" in address else f"ray-gcs://{address}")
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise ConnectionError(f"{address!r} is not a Ray address (host:port or ray://host:port)") from None
+    if not host or not port:
+        return
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as e:
+        raise ConnectionError(f"no Ray cluster answers at {address} ({e.strerror or type(e).__name__})") from None
+
+
+def connect(address: str = ""):
+    """Ray, joined to the cluster at `address` (checked first: a one-line ConnectionError when nothing answers),
+    or started on this machine when `address` is empty; returns (ray, True when started here). Already joined:
+    nothing changes. The cluster's workers must import this project (installed, or this checkout on their
+    PYTHONPATH), as for the reproduction grid."""
+    ray = import_ray()
     if ray.is_initialized():
-        return False
-    if opts.address:
-        ray.init(address=opts.address, log_to_driver=False)
-        return False
+        return ray, False
+    if address:
+        check_reachable(address)
+        ray.init(address=address, log_to_driver=False)
+        return ray, False
     # Local workers import `core` from this checkout, whatever their working directory.
     path = os.pathsep.join([str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
     ray.init(num_cpus=int(os.environ.get(CPUS_ENV) or os.cpu_count() or 1), include_dashboard=False,
              log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
-    return True
+    return ray, True
 
 
 def _check_data_here(todo, opts) -> None:
@@ -77,10 +104,10 @@ def run_ray(todo: list, opts) -> Iterator[tuple]:
     """Run each cell as a Ray task asking for `opts.threads` CPUs (and a GPU for a CUDA device); yield the cells'
     records as they finish. A task that fails records its error, as the local executor does; missing data files
     stop the grid."""
-    ray = import_ray()
+    import_ray()
     if not opts.address:
         _check_data_here(todo, opts)
-    started = _start(ray, opts)
+    ray, started = connect(opts.address)
     try:
         task = ray.remote(measure_cell).options(num_cpus=max(1, opts.threads),
                                                 num_gpus=1 if _wants_gpu(ray, opts.device) else 0,
