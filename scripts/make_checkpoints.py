@@ -10,10 +10,11 @@ The recipe of each dataset, and why:
 
 * digits: the preset (not in the paper; 60 epochs), the paper profile (the faithful demo; the library's default,
   the authors' profile, costs about 3x more per step: bench/bench_train.py), every class.
-* thyroid, arrhythmia, kdd99: the settings chosen on validation split seeds (`results/validation/chosen.json`,
-  written by `python -m core reproduce ... --choose`), because the paper's own settings do not train healthy models
-  on them (results/tabular.md: Thyroid at Table 5's setting is `untrained`). KDD99 trains on a seeded 20k-row subset
-  for 30 epochs (the grid's quick budget) to fit a CPU.
+* thyroid, arrhythmia, kdd99: the paper's method with its free choices made on the development partition
+  (`maesi-3pt@chosen` in `results/validation/chosen.json`, written by `python -m core reproduce ... --choose`),
+  because the paper's printed settings do not train healthy models on them (results/tabular.md: Thyroid at
+  Table 5's setting is `untrained`). KDD99 trains on a seeded 20k-row subset for 30 epochs (the grid's quick budget)
+  to fit a CPU.
 * mnist: `mnist_small`, the paper profile, 30 epochs on a seeded 10k subset, class 2 (one class: each model took
   6-11 CPU minutes here; class 2 is among the classes results/mnist.md measures well, AUC ~0.9 at a 5k budget).
   Not class 1: with 1 as the anomaly every
@@ -21,7 +22,8 @@ The recipe of each dataset, and why:
   score is low), which would show the lab's maps on a model that cannot work.
 
 The script stops with a non-zero exit when a model's training-health verdict is not `ok` (no shipped model may be
-one that did not learn) or its test AUC is below 0.5.
+one that did not learn). The verdict reads the training losses only: no test label decides what ships (the test
+metrics are recorded in each sidecar and the manifest, and printed).
 """
 from __future__ import annotations
 
@@ -74,14 +76,12 @@ def chosen_flags(dataset: str) -> list[str]:
 
 
 def check(name: str, out: Path) -> str | None:
-    """Why the checkpoint may not ship (None when it may)."""
+    """Why the checkpoint may not ship (None when it may): its training-health verdict, never a test metric."""
     meta = json.loads((out / f"{name}.json").read_text())
     verdict = (meta.get("health") or {}).get("verdict")
-    auc = (meta.get("metrics") or {}).get("auc")
+    print(f"{name}: health {verdict}, test metrics (recorded, not used to decide) {meta.get('metrics')}")
     if verdict != "ok":
-        return f"health {verdict}: {'; '.join(meta['health'].get('reasons', []))}"
-    if auc is None or auc < 0.5:
-        return f"test AUC {auc} is below chance"
+        return f"health {verdict}: {'; '.join((meta.get('health') or {}).get('reasons', []))}"
     return None
 
 

@@ -435,13 +435,21 @@ def test_choose_prefers_healthy_variants_and_only_reads_validation_seeds():
         return r
 
     records = [rec("maesi-3pt", s, 0.9, "collapsed") for s in (100, 101, 102)]  # best F1 but collapsed
+    records += [rec("maesi-3pt@scaling=zscore", s, 0.4, "ok", f1_l2=0.45) for s in (100, 101, 102)]
     records += [rec("maesi-3pt@lrx=10", s, 0.5, "ok", f1_l2=0.6) for s in (100, 101, 102)]
     records += [rec("maesi-3pt@lrx=100", s, 0.99, "ok") for s in (0, 1, 2)]  # reported seeds: never read
     chosen = choose(records, "f1")["thyroid"]
-    assert chosen["method"] == "maesi-3pt@lrx=10@score=l2"  # the healthy variant, scored by its L2 twin
-    assert chosen["settings"] == "profile=paper@scaling=minmax@lrx=10@recon=0@score=l2"
-    assert chosen["health"] == "3 ok" and chosen["seeds"] == 3 and chosen["mean"] == pytest.approx(0.6)
-    assert chosen["candidates"] == 3 and chosen["note"] == ""
+    # @chosen: the paper's method only (feature score, no recon, the preset's learning rate), the healthy one
+    assert chosen["method"] == "maesi-3pt@scaling=zscore"
+    assert chosen["settings"] == "profile=paper@scaling=zscore@lrx=1@recon=0@score=feature"
+    assert chosen["health"] == "3 ok" and chosen["seeds"] == 3 and chosen["mean"] == pytest.approx(0.4)
+    assert chosen["candidates"] == 5 and chosen["note"] == ""  # 3 settings, 2 of them with an L2 twin
+    # the best variant, apart: the healthy one scored by its L2 twin
+    variant = chosen["best_variant"]
+    assert variant["method"] == "maesi-3pt@lrx=10@score=l2" and variant["mean"] == pytest.approx(0.6)
+    assert variant["settings"] == "profile=paper@scaling=minmax@lrx=10@recon=0@score=l2"
+    only_variants = [r for r in records if "lrx" in r["method"]]
+    assert "thyroid" not in choose(only_variants, "f1")  # no paper's method searched: nothing may answer
     with pytest.raises(ValueError, match="validation seeds"):
         reproduce(["--experiment", "tabular", "--budget", "smoke", "--seed-list", "0", "--choose", "--dry-run"])
 
@@ -598,3 +606,44 @@ def test_a_maesi_row_that_diverges_after_an_epoch_is_scored_with_its_last_good_w
     calls["nan_after"], calls["n"] = calls["n"], 0
     out = run.fit_and_evaluate(row(3))
     assert out["status"] == "diverged" and 0.0 <= out["metrics"]["auc"] <= 1.0
+
+
+def test_a_claim_is_answered_by_the_papers_method_and_the_best_variant_has_its_own_line():
+    """A chosen row that is not the paper's method (an old chosen.json, or a hand-made one) never answers: the
+    paper-setting row does; the @variant row is shown beside the answer and labelled in the tables."""
+    from unittest import mock
+
+    from core.evaluation import chosen as chosen_module
+    from core.evaluation.claims import paper_answers
+    from core.evaluation.methods import is_papers_method
+    from core.evaluation.report import render_markdown
+
+    def row(method, seed, value):
+        return {"dataset": "kdd99", "anomaly_class": "", "method": method, "seed": seed, "metric": "f1",
+                "value": value}
+
+    rows = [row("maesi-3pt", s, 0.80) for s in (0, 1)] + [row("maesi-3pt@variant", s, 0.95) for s in (0, 1)]
+    rows += [row("maesi-3pt@recon=1", s, 0.97) for s in (0, 1)] + [row("pyod-iforest", s, 0.9) for s in (0, 1)]
+    rows += [{"dataset": "kdd99", "anomaly_class": "", "method": "paper:maesi-3pt", "seed": "", "metric": "f1",
+              "value": 0.96}]
+    (answer,) = paper_answers(_measured(rows, "tabular"), "tabular")
+    assert answer.row == "maesi-3pt" and answer.answer == "no"  # never the better-scoring variants
+    meta = {"experiment": "tabular", "budget": "test",
+            "chosen": {"kdd99": {"settings": "profile=paper@scaling=minmax@lrx=1@recon=0@score=feature",
+                                 "metric": "f1", "mean": 0.9, "std": 0.01, "seeds": 5, "health": "5 ok",
+                                 "command": "python -m core reproduce ... --choose",
+                                 "best_variant": {"settings": "profile=authors@recon=1@score=l2", "mean": 0.94,
+                                                  "std": 0.01, "health": "5 ok"}}}}
+    md = render_markdown(rows, meta)
+    line = next(x for x in md.splitlines() if x.startswith("- **Table 2, kdd99**"))
+    assert "Our `maesi-3pt` 0.8000" in line
+    assert ("Best variant (not the paper's method; chosen on the development partition): `maesi-3pt@variant` = "
+            "`maesi-3pt@profile=authors@recon=1@score=l2` F1 0.9500") in line
+    assert "| maesi-3pt@recon=1 (not the paper's method) |" in md and "| maesi-3pt |" in md
+    assert [is_papers_method(m) for m in ("maesi-3pt@profile=authors@scaling=zscore", "maesi-3pt@score=l2",
+                                          "maesi-3pt@recon=0.5", "maesi-3pt@lrx=10", "maesi-3pt@lr=0.01",
+                                          "maesi-3pt@chosen", "maesi-3pt@variant", "pca")] == \
+        [True, False, False, False, False, True, False, False]
+    with mock.patch.object(chosen_module, "load_chosen", return_value={"datasets": {"kdd99": {
+            "settings": "profile=paper@lrx=10@recon=0@score=feature"}}}):
+        assert not is_papers_method("maesi-3pt@chosen", "kdd99")  # a chosen.json that broke the rule is caught

@@ -16,14 +16,15 @@ from pathlib import Path
 from core.checkpoints.store import atomic_write_bytes, json_default
 from core.data.registry import get_spec
 from core.evaluation.baselines import make_method
-from core.evaluation.chosen import chosen_settings
+from core.evaluation.chosen import chosen_settings, variant_settings
 from core.evaluation.experiments import Budget, Experiment, epochs_for, preset_for, resolve_budget
-from core.evaluation.methods import CHOSEN, is_deep, is_maesi, l2_twin, parse_method
+from core.evaluation.methods import CHOSEN, VARIANT, is_deep, is_maesi, l2_twin, parse_method
 from core.evaluation.metrics import METRICS
 from core.evaluation.peers import CAPPED_PEERS
+from core.evaluation.protocols import DEVELOPMENT_IMAGE_SHARE, DEVELOPMENT_SEED, DEVELOPMENT_SHARE
 from core.evaluation.runner import ProtocolRun
 
-CACHE_VERSION = 2  # 2: maesi cells carry the training status and health
+CACHE_VERSION = 3  # 2: maesi cells carry the training status and health; 3: splits outside the development partition
 # The record field that holds a cell's key. Its name predates `cell_key`; renaming it would make every cached
 # cell stale.
 KEY_FIELD = "spec"
@@ -47,7 +48,8 @@ def cell_key(cell: Cell, b: Budget, label: str) -> dict:
     """Everything the cell's result depends on besides the code: a cached cell is reused only if it matches."""
     base, settings = parse_method(cell.method)
     key = {"version": CACHE_VERSION, "budget": label, "protocol": get_spec(cell.dataset).protocol,
-           "preset": preset_for(cell.dataset, b), "max_train": b.max_train}
+           "preset": preset_for(cell.dataset, b), "max_train": b.max_train,
+           "development": [DEVELOPMENT_SEED, DEVELOPMENT_SHARE, DEVELOPMENT_IMAGE_SHARE]}
     if is_deep(cell.method):
         key["epochs"] = settings.get("epochs", epochs_for(cell.dataset, b))
     if base == "ocsvm":
@@ -56,6 +58,8 @@ def cell_key(cell: Cell, b: Budget, label: str) -> dict:
         key["pyod_cap"] = b.pyod_cap
     if settings.get(CHOSEN):
         key["chosen"] = chosen_settings(cell.dataset)  # a new choice invalidates the cell
+    if settings.get(VARIANT):
+        key["variant"] = variant_settings(cell.dataset)
     return key
 
 
@@ -86,10 +90,11 @@ def run_cell(cell: Cell, b: Budget, datasets: DatasetCache, device: str) -> dict
     caps = [c for c in (b.max_train, parse_method(cell.method)[1].get("max_train")) if c]
     run = ProtocolRun.prepare(cell.dataset, cell.anomaly_class, cell.seed, max_train=min(caps) if caps else None,
                               ds=ds)
-    if is_maesi(cell.method) and parse_method(cell.method)[1].get(CHOSEN):
-        if chosen_settings(cell.dataset) is None:
-            raise ValueError(f"no settings have been chosen for {cell.dataset} on validation seeds yet "
-                             "(results/validation/chosen.json)")
+    wanted = parse_method(cell.method)[1] if is_maesi(cell.method) else {}
+    for token, read in ((CHOSEN, chosen_settings), (VARIANT, variant_settings)):
+        if wanted.get(token) and read(cell.dataset) is None:
+            raise ValueError(f"no @{token} settings have been chosen for {cell.dataset} on its development "
+                             "partition yet (results/validation/chosen.json)")
     est = make_method(cell.method, preset=preset_for(cell.dataset, b),
                       input_range=None if run.tabular else ds.input_range, seed=cell.seed, epochs=b.epochs,
                       device=device, ocsvm_cap=b.ocsvm_cap, pyod_cap=b.pyod_cap,

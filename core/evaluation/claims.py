@@ -1,8 +1,11 @@
 """The plain answers at the top of every report: does each claim of the paper hold in our hands, and how do the
 maesi rows compare with what a user would otherwise pick?
 
-Which maesi row answers a claim: the validation-chosen row (``maesi-3pt@chosen``) when the report has it, else the
-paper-setting row (``maesi-3pt``); picking the best row on the reported seeds would be tuning on them. The answer:
+Which maesi row answers a claim: always one that is the paper's method (`methods.is_papers_method`: the feature
+score, no reconstruction term), the development-chosen row (``maesi-3pt@chosen``) when the report has it, else the
+paper-setting row (``maesi-3pt``); picking the best row on the reported seeds would be tuning on them. The best
+variant found on the development partition (``maesi-3pt@variant``: an L2 score, a reconstruction term, another
+learning rate) gets a line of its own, so that a reader sees both answers. The answer:
 
 * **yes**: its mean reaches the paper's figure within max(its standard deviation, 0.005);
 * **partly**: it does not, but it is at or above the strongest peer of the same run (the best PyOD or classical
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.evaluation.methods import is_maesi, is_twin, parse_method
+from core.evaluation.methods import VARIANT, is_maesi, is_papers_method, is_twin, parse_method
 from core.evaluation.peers import DEEP_PEERS
 from core.evaluation.report_tables import Measured
 
@@ -31,14 +34,36 @@ ABLATION_BASES = ("maesi-3pt", "maesi-2pt", "maesi-none")
 
 
 def answering_row(m: Measured, col: tuple | None = None, metric: str = "auc") -> str | None:
-    """The row that answers for column `col` (any column when None): the validation-chosen row, else the chosen
+    """The row that answers for column `col` (any column when None): the development-chosen row, else the chosen
     settings at a stated reduced budget (``maesi-3pt@chosen@max_train=...``, where the paper budget does not fit a
-    CPU), else the paper setting."""
+    CPU), else the paper setting; only a row that is the paper's method."""
     reduced = sorted(r for r in m.methods if r.startswith("maesi-3pt@chosen@") and not is_twin(r))
     for name in ("maesi-3pt@chosen", *reduced, "maesi-3pt"):
-        if name in m.methods and (col is None or m.stat(name, col, metric)[2]):
+        if name in m.methods and is_papers_method(name) and (col is None or m.stat(name, col, metric)[2]):
             return name
     return None
+
+
+def variant_row(m: Measured, col: tuple, metric: str) -> str | None:
+    """The row of the best variant found on the development partition that ran in column `col`: at the report's
+    budget, else at a stated reduced one."""
+    reduced = sorted(r for r in m.methods if r.startswith(f"maesi-3pt@{VARIANT}@") and not is_twin(r))
+    for name in (f"maesi-3pt@{VARIANT}", *reduced):
+        if name in m.methods and m.stat(name, col, metric)[2]:
+            return name
+    return None
+
+
+def variant_text(m: Measured, a, meta: dict) -> str:
+    """" Best variant ...": the development partition's best setting that is not the paper's method, measured on
+    the same column; "" when the report has no such row."""
+    row = variant_row(m, a.col, a.metric)
+    if row is None:
+        return ""
+    settings = ((meta.get("chosen") or {}).get(a.col[0], {}).get("best_variant") or {}).get("settings")
+    named = f" = `maesi-3pt@{settings}`" if settings else ""
+    return (f" Best variant (not the paper's method; chosen on the development partition): `{row}`{named} "
+            f"{a.metric.upper()} {_fmt(m.stat(row, a.col, a.metric))}.")
 
 
 def verdict(ours: tuple, paper: float, peer: tuple | None) -> str:
@@ -165,7 +190,7 @@ def _answer_line(m: Measured, a: PaperAnswer, meta: dict) -> str:
         return (f"- **{a.label}**, over the {len(a.classes)} of {len(m.classes(d))} classes run "
                 f"({', '.join(a.classes)}; {a.metric.upper()} {a.paper:.4f} in the paper over the same classes): "
                 f"**{a.answer}**. Our `{a.row}` {_fmt(a.ours)}; {peer_text}. {budget}.")
-    others = [r for r in m.methods if r != a.row and not is_twin(r) and
+    others = [r for r in m.methods if r != a.row and not is_twin(r) and is_papers_method(r) and
               (r == "maesi-3pt" or r.startswith(("maesi-3pt@chosen", "maesi-3pt@profile=authors")))]
     context = "; ".join(filter(None, (f"`{r}` {_fmt(m.stat(r, a.col, a.metric))}" if m.stat(r, a.col, a.metric)[2]
                                       else _partial_mean_text(m, r, a.row, a.col, a.metric) for r in others)))
@@ -174,9 +199,10 @@ def _answer_line(m: Measured, a: PaperAnswer, meta: dict) -> str:
         parts = [f"{x} {s[0]:.4f} ± {s[1]:.4f} vs the paper's {p:.4f} ({'reached' if hit else 'not reached'})"
                  for x, s, p, hit in a.printed]
         return (f"- **{a.label}** (the paper prints precision and recall, its F1 is missing): **{a.answer}**. "
-                f"Our `{a.row}`: {', '.join(parts)}; F1 {_fmt(a.ours)} vs {peer_text}{also}. {budget}.")
+                f"Our `{a.row}`: {', '.join(parts)}; F1 {_fmt(a.ours)} vs {peer_text}{also}. {budget}."
+                + variant_text(m, a, meta))
     return (f"- **{a.label}** ({a.metric.upper()} {a.paper:.4f} in the paper): **{a.answer}**. Our `{a.row}` "
-            f"{_fmt(a.ours)}; {peer_text}{also}. {budget}.")
+            f"{_fmt(a.ours)}; {peer_text}{also}. {budget}." + variant_text(m, a, meta))
 
 
 def partial_mean(m: Measured, row: str, ref: str, col: tuple, metric: str) -> tuple | None:

@@ -7,8 +7,15 @@ A ``maesi-*`` name may carry settings after ``@``, each ``key=value``: ``maesi-3
 profile (paper|authors), scaling (minmax|zscore|none), lr (a learning rate for every optimiser), lrx (a multiple of
 the preset's learning rate), recon (the weight of the L2 reconstruction stabiliser), epochs, max_train (train on a
 seeded subset of at most this many samples), tfd, lam, alpha (authors|dirichlet), lipschitz (gp|hinge-sn), score
-(feature|l2|latent_norm); and ``@chosen``: the settings chosen on validation seeds for the dataset
-(`core.evaluation.chosen`). Such rows are variants, never the faithful row, and their names say what differs.
+(feature|l2|latent_norm); ``@chosen``: the settings chosen for the dataset on its development partition
+(`core.evaluation.chosen`), always the paper's method; ``@variant``: the best variant found there that is not the
+paper's method. Rows with settings are departures from the paper's printed setting, and their names say what
+differs.
+
+The paper's method (`is_papers_method`) is Section 5's: the D_recon feature score, no reconstruction term, the
+supplementary tables' learning rates. Choices the paper does not print (profile, feature scaling, a budget's
+epochs or subset) keep a row the paper's method; an L2 score, a reconstruction term or another learning rate make
+it a variant, which a report labels "not the paper's method" and never lets answer a claim.
 
 The L2 twin of a feature-scored maesi row (`l2_twin`) is the same row scored by its L2 reconstruction error
 instead of the paper's feature score, named ``<row>@score=l2``: a sanity row that the grid records from the same
@@ -16,7 +23,7 @@ trained models.
 """
 from __future__ import annotations
 
-from core.evaluation.chosen import chosen_settings
+from core.evaluation.chosen import chosen_settings, variant_settings
 from core.evaluation.peers import DEEP_PEERS, PEERS
 
 MAESI_BASES = {"maesi-3pt": 3, "maesi-2pt": 2, "maesi-acai": "acai", "maesi-none": 0}
@@ -30,7 +37,9 @@ ABLATIONS = tuple(b + s for b in MAESI_BASES for s in ("", NOREG))
 # The settings a maesi row name may carry after "@" (`key=value`), with the type of each value.
 VARIANT_KEYS = {"lr": float, "lrx": float, "epochs": int, "tfd": int, "lam": float, "alpha": str, "lipschitz": str,
                 "score": str, "profile": str, "scaling": str, "recon": float, "max_train": int}
-CHOSEN = "chosen"  # "@chosen": the settings chosen on validation seeds for the dataset
+CHOSEN = "chosen"  # "@chosen": the paper's method, its free choices made on the development partition
+VARIANT = "variant"  # "@variant": the best variant found on the development partition (not the paper's method)
+TOKENS = (CHOSEN, VARIANT)
 MAESI_SCORES = ("feature", "l2", "latent_norm")  # core.estimator.SCORES, without importing torch to check a name
 
 
@@ -52,13 +61,13 @@ def parse_method(name: str) -> tuple[str, dict]:
         raise ValueError(f"{name!r}: @settings are only for maesi-* methods")
     settings = {}
     for p in parts:
-        if p == CHOSEN:
-            settings[CHOSEN] = True
+        if p in TOKENS:
+            settings[p] = True
             continue
         key, sep, value = p.partition("=")
         if not sep or key not in VARIANT_KEYS:
             raise ValueError(f"{name!r}: setting {p!r} must be key=value with key in {sorted(VARIANT_KEYS)}, "
-                             f"or {CHOSEN!r}")
+                             f"or one of {TOKENS}")
         try:
             settings[key] = VARIANT_KEYS[key](value)
         except ValueError:
@@ -84,15 +93,31 @@ def is_deep(method: str) -> bool:
 
 
 def resolved_settings(name: str, dataset: str | None = None) -> tuple[str, dict]:
-    """parse_method(name) with "@chosen" replaced by the settings chosen on validation seeds for `dataset`."""
+    """parse_method(name) with "@chosen" / "@variant" replaced by the settings chosen on `dataset`'s development
+    partition."""
     base, settings = parse_method(name)
-    if settings.pop(CHOSEN, False):
-        if dataset is None:
-            raise ValueError(f"{name!r}: '@chosen' needs the dataset whose chosen settings to use")
-        chosen = chosen_settings(dataset)
-        # settings written in the name win over the chosen ones
-        settings = {**(parse_method("maesi-3pt@" + chosen)[1] if chosen else {}), **settings}
+    for token, read in ((CHOSEN, chosen_settings), (VARIANT, variant_settings)):
+        if settings.pop(token, False):
+            if dataset is None:
+                raise ValueError(f"{name!r}: '@{token}' needs the dataset whose chosen settings to use")
+            chosen = read(dataset)
+            # settings written in the name win over the chosen ones
+            settings = {**(parse_method("maesi-3pt@" + chosen)[1] if chosen else {}), **settings}
     return base, settings
+
+
+def is_papers_method(method: str, dataset: str | None = None) -> bool:
+    """A maesi row that is the paper's method (see the module's docstring). "@chosen" is by construction; with
+    `dataset`, its chosen settings are read and checked too; "@variant" never is."""
+    if not is_maesi(method):
+        return False
+    settings = parse_method(method)[1]
+    if settings.get(VARIANT):
+        return False
+    if settings.get(CHOSEN) and dataset is not None:
+        settings = resolved_settings(method, dataset)[1]
+    return (settings.get("score", "feature") == "feature" and not settings.get("recon", 0)
+            and settings.get("lrx", 1) == 1 and "lr" not in settings)
 
 
 def l2_twin(method: str, dataset: str | None = None) -> str | None:
@@ -102,6 +127,6 @@ def l2_twin(method: str, dataset: str | None = None) -> str | None:
     if not is_maesi(method):
         return None
     settings = parse_method(method)[1]
-    if settings.get(CHOSEN) and dataset is not None:
+    if (settings.get(CHOSEN) or settings.get(VARIANT)) and dataset is not None:
         settings = resolved_settings(method, dataset)[1]
     return None if settings.get("score", "feature") != "feature" else method + "@score=l2"

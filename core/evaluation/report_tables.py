@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.evaluation import paper_results
-from core.evaluation.methods import ABLATIONS, BASELINES, SANITY_ROWS, is_maesi, is_twin, parse_method
+from core.evaluation.methods import ABLATIONS, BASELINES, SANITY_ROWS, is_maesi, is_papers_method, is_twin, parse_method
 from core.evaluation.metrics import health_counts, mean_std
 
 METRIC_NAMES = {"f1": "F1", "precision": "Precision", "recall": "Recall", "auc": "ROC AUC", "ap": "Average precision"}
@@ -142,7 +142,8 @@ def metric_table(m: Measured, experiment: str, metric: str) -> list[str]:
         seeds = (str(next(iter(set(ns.values())))) if len(set(ns.values())) == 1
                  else ", ".join(f"{k}: {v}" for k, v in ns.items())) if ns else "0"
         health = row_health(m, method)
-        out.append(f"| {method} | {seeds} | {health} | " + " | ".join(pm(*c) for c in cells) + " |")
+        label = method if not is_maesi(method) or is_papers_method(method) else f"{method} (not the paper's method)"
+        out.append(f"| {label} | {seeds} | {health} | " + " | ".join(pm(*c) for c in cells) + " |")
         if method in m.paper_methods and any(k[0] == method and k[3] == metric for k in m.pvals):
             out.append(f"| *paper: {paper_label(experiment, method)}* | | | "
                        + " | ".join(paper_cell(m, experiment, method, c, metric) for c in m.cols) + " |")

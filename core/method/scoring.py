@@ -77,6 +77,34 @@ def anomaly_scores(nets: Networks, X: torch.Tensor, score: str = "feature", batc
         return batched(lambda x: fn(nets, x), X, batch_size)
 
 
+@contextmanager
+def authors_train_mode(nets: Networks):
+    """Every network in training mode for the block, as the authors' public code scores (it never calls .eval()):
+    batch norm then normalises each batch with that batch's own statistics. The running statistics the block
+    updates are put back afterwards, with each network's mode."""
+    modes = {name: m.training for name, m in nets.modules().items()}
+    buffers = {name: copy.deepcopy(dict(m.named_buffers())) for name, m in nets.modules().items()}
+    nets.train(True)
+    try:
+        yield nets
+    finally:
+        for name, m in nets.modules().items():
+            m.train(modes[name])
+            for key, value in m.named_buffers():
+                value.copy_(buffers[name][key])
+
+
+def train_mode_scores(nets: Networks, X: torch.Tensor, score: str = "feature", batch_size: int = 64) -> torch.Tensor:
+    """`anomaly_scores` as the authors' code computes them: in training mode, in consecutive batches of
+    `batch_size` rows of X as ordered (a row's score then depends on the rows of its batch). For the research
+    question "does that evaluation inflate AUC?" only; every maesi score is `anomaly_scores`'s."""
+    if score not in _SCORE_FNS:
+        raise ValueError(f"score must be one of {SCORES}, got {score!r}")
+    fn = _SCORE_FNS[score]
+    with authors_train_mode(nets):
+        return batched(lambda x: fn(nets, x), X, batch_size)
+
+
 def encode(nets: Networks, X: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
     with eval_mode(nets):
         return batched(nets.encoder, X, batch_size)
