@@ -47,7 +47,7 @@ def test_the_table_marks_status_and_health_and_never_shows_none():
     assert list(frame.columns) == table.COLUMNS
     assert frame.loc[0, ["AUC", "AP", "F1"]].tolist() == ["0.912", "—", "—"]
     assert frame.loc[1, ["AUC", "F1", "class"]].tolist() == ["—", "0.500", "all"]
-    assert frame.loc[0, "status"] == "⚡ interrupted" and frame.loc[1, "status"] == "completed"
+    assert frame.loc[0, "status"] == "interrupted" and frame.loc[1, "status"] == "completed"
     assert frame.loc[0, "health"] == "⚠ collapsed" and frame.loc[1, "health"] == "– not recorded"
     assert "None" not in frame.to_csv()
 

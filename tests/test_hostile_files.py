@@ -271,7 +271,7 @@ def test_image_models_read_arrays_images_and_zips_and_warn_outside_the_range(tmp
     assert names == ["a.npy[0]", "a.npy[1]", "b.png", "c.zip/d.png", "g.csv:1"] and X.shape == (5, 1, 8, 8)
     assert 0 < X[2].max() <= 16
     levels = {p.file: p.level for p in problems}
-    assert levels == {"a.npy": "warning", "f.png": "error", "notes.md": "error"}
+    assert levels == {"a.npy": "warning", "f.png": "error", "notes.md": "error", "c.zip/e.txt": "error"}
     for p in problems:
         one_line_without_paths(str(p), tmp_path)
 

@@ -125,7 +125,7 @@ def timeline_section(entries: list[dict]) -> None:
         with left:
             display.show_figure(timeline.timeline_figure(lay), key=keys.timeline_chart(i, entry["name"]))
             st.caption(f"{len(lay['epochs'])} snapshots of {lay['xy'].shape[1]} test latents, epochs "
-                       f"{int(lay['epochs'][0]) + 1} to {int(lay['epochs'][-1]) + 1}. ▶ plays them; the slider "
+                       f"{int(lay['epochs'][0]) + 1} to {int(lay['epochs'][-1]) + 1}. *Play* plays them; the slider "
                        "scrubs. Red = normal, blue = anomaly.")
         with right:
             health = caches.model(entry["path"]).health_ or {}  # loaded already for its map

@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from app.shared.analysis import pca_place, project
-from app.shared.figures import ANOMALY_COLOUR, NORMAL_COLOUR, titled_layout
+from app.shared.figures import ANOMALY_COLOUR, NORMAL_COLOUR, epoch_axis, titled_layout
 
 
 def timeline_layout(epochs: np.ndarray, Z: np.ndarray, indices: np.ndarray, y: np.ndarray) -> dict:
@@ -62,8 +62,9 @@ def timeline_figure(layout: dict, height: int = 460) -> go.Figure:
                                                           xanchor="left"),
         updatemenus=[dict(type="buttons", direction="left", x=0, y=0, xanchor="left", yanchor="top",
                           pad=dict(t=45), showactive=False,
-                          buttons=[dict(label="▶ play", method="animate", args=[None, play]),
-                                   dict(label="❚❚", method="animate", args=[[None], step])])],
+                          # words, not "▶" / "❚❚": a glyph missing from the system's fonts is an empty box
+                          buttons=[dict(label="Play", method="animate", args=[None, play]),
+                                   dict(label="Pause", method="animate", args=[[None], step])])],
         sliders=[dict(active=last, x=0.2, len=0.8, y=0, yanchor="top", pad=dict(t=30),
                       currentvalue=dict(prefix="epoch ", font=dict(size=12)),
                       steps=[dict(label=str(int(e) + 1), method="animate", args=[[str(int(e) + 1)], step])
@@ -72,9 +73,10 @@ def timeline_figure(layout: dict, height: int = 460) -> go.Figure:
 
 def timeline_silhouette(layout: dict, height: int = 220) -> go.Figure:
     """The silhouette of normal vs anomaly per stored epoch: does the latent space separate while training?"""
-    fig = go.Figure(go.Scatter(x=np.asarray(layout["epochs"]) + 1, y=layout["silhouette"], mode="lines+markers",
+    epochs = np.asarray(layout["epochs"]) + 1  # stored from 0; shown from 1, as the slider and the Models page
+    fig = go.Figure(go.Scatter(x=epochs, y=layout["silhouette"], mode="lines+markers",
                                hovertemplate="epoch %{x}: silhouette %{y:.3f}<extra></extra>"))
-    fig.update_xaxes(title="epoch", tickformat="d")
+    epoch_axis(fig, int(epochs.max()) if len(epochs) else 1)
     fig.update_yaxes(title="silhouette")
     fig = titled_layout(fig, "Normal vs anomaly separation by epoch", height)
     fig.update_layout(margin=dict(l=10, r=10, t=40, b=10))

@@ -50,6 +50,7 @@ TRAIN_MAX = "train_max"
 TRAIN_DEVICE = "train_device"
 TRAIN_THREADS = "train_threads"  # the job's CPU threads (torch.set_num_threads in its worker)
 TRAIN_START = "train_start"
+TRAIN_RECALLED = "_train_recalled"  # this session has refilled the form from the browser's last submitted one
 
 # the jobs panel
 ANNOUNCED = "_announced"  # ids of finished jobs whose run the page has already reloaded for
@@ -71,3 +72,8 @@ OWN_RATIO = "own_normal_test_ratio"
 OWN_ADD = "own_add"
 OWN_ERROR = "_own_error"  # the last add's failure, shown until the next try
 TRAIN_CONTAMINATION = "train_contamination"
+
+# the form's values a reload refills (app/models/form_memory.py), the widgets' keys
+REMEMBERED_FORM = (TRAIN_DATASET, TRAIN_CLASS, TRAIN_INTERPOLATION, TRAIN_PROFILE, TRAIN_PRESET, TRAIN_LR, TRAIN_BATCH,
+                   TRAIN_EPOCHS, TRAIN_LAM, TRAIN_RECON, TRAIN_SCALING, TRAIN_SEED, TRAIN_MAX, TRAIN_DEVICE,
+                   TRAIN_THREADS, TRAIN_CONTAMINATION)

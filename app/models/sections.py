@@ -26,9 +26,13 @@ def checkpoint_table(ctx):
     scope = st.radio("Show", scopes, horizontal=True, key=keys.SCOPE)
     entries = [e for e in ctx.catalogue if table.in_scope(e, scope, ctx.dataset, ctx.anomaly_class)]
     health_help = "Training health (core.training.health): ok, collapsed, untrained or diverged"
-    shown = st.dataframe(table.models_frame(entries), hide_index=True, on_select="rerun",
-                         selection_mode="single-row", key=keys.TABLE,
-                         column_config={"health": st.column_config.TextColumn("health", help=health_help)})
+    frame = table.models_frame(entries)
+    # as tall as its rows (up to 20) and the names whole: the default box showed ten rows and cut long names
+    shown = st.dataframe(frame, hide_index=True, on_select="rerun", selection_mode="single-row", key=keys.TABLE,
+                         height=table.table_height(len(frame)),
+                         column_config={"name": st.column_config.TextColumn("name",
+                                                                            width=table.name_width(frame["name"])),
+                                        "health": st.column_config.TextColumn("health", help=health_help)})
     n_yours = sum(e.get("source") == "yours" for e in entries)
     st.caption(f"{len(entries) - n_yours} shipped, {n_yours} of yours. Click a row to pick it. AUC/AP on the "
                "protocol's test set; F1 at the top-k% (the known anomaly share) for tables; — = not recorded.")
@@ -84,8 +88,9 @@ def details(entry: dict) -> None:
                 "**The paper's setting** (no departure from its text).")
     st.markdown(f"preset **{cfg.preset}**, profile **{cfg.profile}**, interpolation **{cfg.interpolation}**, "
                 f"λ = {cfg.lam}, {cfg.epochs} epochs, batch {cfg.batch_size}, latent dim {cfg.arch.latent_dim}, "
-                f"input {tuple(model.input_shape_)}, selected epoch {model.selected_epoch_}, "
-                f"status {model.training_status_}, trained in {jobs.fmt_seconds(model.train_seconds_)}")
+                f"input {tuple(model.input_shape_)}, {table.selected_epoch_text(model.selected_epoch_)}, "
+                f"status {table.status_mark({'status': model.training_status_})}, "
+                f"trained in {jobs.fmt_seconds(model.train_seconds_)}")
     history = model.history_ or {}
     left, right = st.columns(2)
     with left:

@@ -9,8 +9,9 @@ import pandas as pd
 from app.shared.labels import interpolation_label
 
 MISSING = "—"
-STATUS_MARKS = {"completed": "completed", "stopped": "⏹ stopped early", "interrupted": "⚡ interrupted",
-                "diverged": "✖ diverged"}
+# plain words: "⏹" and the like are emoji, an empty box on a system without an emoji font
+STATUS_MARKS = {"completed": "completed", "stopped": "stopped early", "interrupted": "interrupted",
+                "diverged": "diverged"}
 HEALTH_MARKS = {"ok": "✔ ok", "collapsed": "⚠ collapsed", "untrained": "⚠ untrained", "diverged": "✖ diverged"}
 HEALTH_HELP = {
     "ok": "E and G learned: the reconstructions beat predicting the mean and vary with the input.",
@@ -20,6 +21,8 @@ HEALTH_HELP = {
     "diverged": "A loss became NaN or infinite; the last good weights were kept.",
     None: "This checkpoint predates the training-health record (core.training.health); retrain it to get one.",
 }
+MAX_ROWS_SHOWN = 20  # the table grows with its rows up to this many, then scrolls
+ROW_PX, HEADER_PX = 35, 38  # Streamlit's data grid: each row's height, and the header's with the borders
 COLUMNS = ["name", "source", "dataset", "class", "interpolation", "status", "health", "AUC", "AP", "F1", "created",
            "size (kB)"]
 
@@ -59,6 +62,24 @@ def models_frame(entries: list[dict]) -> pd.DataFrame:
                      "created": str(e.get("created") or "").replace("T", " "),
                      "size (kB)": round((e.get("bytes") or 0) / 1024)})
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def table_height(n_rows: int) -> int:
+    """Pixels that show every row of the table, up to MAX_ROWS_SHOWN (Streamlit's default box shows ten)."""
+    return HEADER_PX + ROW_PX * max(1, min(n_rows, MAX_ROWS_SHOWN))
+
+
+def name_width(names) -> int:
+    """Pixels of the name column that show the longest name whole (about 8 px a character, at least 100)."""
+    return max(100, 8 * max((len(str(n)) for n in names), default=0) + 24)
+
+
+def selected_epoch_text(selected_epoch) -> str:
+    """"selected epoch 12", counted from 1 as the charts' epoch axis (the sidecar counts from 0), or a plain
+    sentence when the run recorded none (stopped before model selection began, or older than the record)."""
+    if isinstance(selected_epoch, int) and not isinstance(selected_epoch, bool):
+        return f"selected epoch {selected_epoch + 1}"
+    return "no selected epoch recorded"
 
 
 def scopes(dataset: str, anomaly_class) -> list[str]:

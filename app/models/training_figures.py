@@ -12,7 +12,11 @@ from typing import Optional, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from app.shared.figures import epoch_axis
+
 LOSS_KEYS = ("critic", "eg", "d_recon", "d_inter", "adv", "inter", "latent_reg", "gp", "loss_feat")
+# the model-selection loss, a feature distance ten times the others' size: on their axis it flattened them all
+OWN_AXIS = ("loss_feat",)
 HEALTH_PANELS = (  # (title, history keys, reference line key in core.training.health.THRESHOLDS or None); hover says more
     ("recon_ratio", ("recon_ratio",), "collapsed_recon_ratio"),
     ("output_spread", ("output_spread",), "collapsed_output_spread"),
@@ -40,21 +44,22 @@ def _series(values: Sequence) -> tuple[list[int], list[Optional[float]]]:
     return list(range(1, len(values) + 1)), [float(v) if _finite(v) else None for v in values]
 
 
-def _epoch_axis(fig: go.Figure, n_epochs: int, **where) -> None:
-    n = max(int(n_epochs), 1)
-    fig.update_xaxes(title_text="epoch", range=[0, n + 0.5], tickmode="linear", tick0=0,
-                     dtick=max(1, math.ceil(n / 10)), tickformat="d", **where)
-
-
 def loss_curves(history: dict, planned_epochs: Optional[int] = None, live: Sequence = (),
                 keys: Sequence[str] = LOSS_KEYS, height: int = 420) -> go.Figure:
     """Per-epoch mean losses (markers joined by lines at epochs 1, 2, ...), and for a running job its recent
-    per-step losses `live` [(fractional epoch, {name: value})] as thin lines. The axis spans the planned epochs."""
+    per-step losses `live` [(fractional epoch, {name: value})] as thin lines. The axis spans the planned epochs.
+    The losses of OWN_AXIS are drawn against a second y axis, on the right."""
     fig = go.Figure()
     n = 0
     for i, k in enumerate(k for k in keys if any(_finite(v) for v in history.get(k) or [])):
         colour = _COLOURS[i % len(_COLOURS)]
         x, y = _series(history[k])
+        if k in OWN_AXIS:
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=f"{k} (right axis)", yaxis="y2",
+                                     line=dict(color=colour, dash="dot"), marker=dict(size=5), connectgaps=False,
+                                     hovertemplate=f"{k}, epoch %{{x}}: %{{y:.4g}}<extra></extra>"))
+            n = max(n, len(x))
+            continue
         n = max(n, len(x))
         steps = [(t, row[k]) for t, row in live if _finite(row.get(k))]
         if steps:
@@ -70,8 +75,12 @@ def loss_curves(history: dict, planned_epochs: Optional[int] = None, live: Seque
             steps = [(t, row[k]) for t, row in live if _finite(row.get(k))]
             fig.add_trace(go.Scatter(x=[t for t, _ in steps], y=[v for _, v in steps], mode="lines", name=k,
                                      line=dict(width=1.5, color=_COLOURS[i % len(_COLOURS)])))
-    _epoch_axis(fig, max(n, planned_epochs or 0, max((t for t, _ in live), default=0)))
+    epoch_axis(fig, max(n, planned_epochs or 0, max((t for t, _ in live), default=0)))
     fig.update_yaxes(title_text="loss")
+    own = [k for k in OWN_AXIS if any(_finite(v) for v in history.get(k) or [])]
+    if own:
+        fig.update_layout(yaxis2=dict(title=dict(text=", ".join(own), standoff=4), overlaying="y", side="right",
+                                      showgrid=False, automargin=True, tickmode="auto", nticks=6))
     fig.update_layout(title=dict(text="Training losses per epoch", font=dict(size=14)), height=height,
                       margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", yanchor="top", y=-0.25, x=0, xanchor="left"))
@@ -108,7 +117,10 @@ def health_curves(history: dict, thresholds: Optional[dict] = None, latent_dim: 
         if _finite(level):
             fig.add_hline(y=level, line=dict(dash="dash", width=1, color="#888"), **where)
     for i in range(len(HEALTH_PANELS)):
-        _epoch_axis(fig, max(n, planned_epochs or 0), row=i // 3 + 1, col=i % 3 + 1)
+        # "epoch" only under a panel with none below it: the top row's titles sat on the subplot titles under
+        # them; five ticks at most, so that a narrow panel's labels stay upright
+        epoch_axis(fig, max(n, planned_epochs or 0), max_ticks=5, title=i + 3 >= len(HEALTH_PANELS),
+                   row=i // 3 + 1, col=i % 3 + 1)
     fig.update_annotations(font_size=12)
     fig.update_layout(title=dict(text="Training health per epoch (dashed: the verdict's thresholds)",
                                  font=dict(size=14)), height=height, margin=dict(l=10, r=10, t=70, b=10),

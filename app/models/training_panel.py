@@ -8,8 +8,8 @@ import os
 
 import streamlit as st
 
-from app.models import keys, training_estimate, training_figures
-from app.shared import caches, catalogue, display, jobs, keys as shared_keys, owner, sidebar
+from app.models import form_memory, keys, training_estimate, training_figures
+from app.shared import caches, catalogue, display, jobs, keys as shared_keys, owner, ray_jobs, sidebar
 from app.shared.guard import guarded, user_text
 from app.shared.labels import interpolation_label
 
@@ -121,13 +121,17 @@ def _how_to_train(dataset: str, spec, tabular: bool) -> dict:
     else:
         h3.selectbox("Scaling", ["range"], key=keys.TRAIN_SCALING_IMAGES, disabled=True,
                      help="Images: the pixel range mapped to [-1, 1], the range of G's tanh.")
-    h4.number_input("Seed", 0, 10_000, 0, key=keys.TRAIN_SEED)
-    h5.number_input("Max samples (0 = all)", 0, 10_000_000, 0, 1000, key=keys.TRAIN_MAX,
+    # no value= beside a key a reload may refill (Streamlit warns of the two); both start at their minimum, 0
+    h4.number_input("Seed", 0, 10_000, key=keys.TRAIN_SEED)
+    h5.number_input("Max samples (0 = all)", 0, 10_000_000, step=1000, key=keys.TRAIN_MAX,
                     help="Max training samples: a seeded subset, for quick runs on large datasets (as --max-train).")
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    if ss.get(keys.TRAIN_DEVICE) not in devices:
+        ss.pop(keys.TRAIN_DEVICE, None)
     h6.selectbox("Device", devices, key=keys.TRAIN_DEVICE, help="cuda is offered when a GPU is visible.")
     if spec.user_source is not None:
-        st.number_input("Contamination", 0.001, 0.5, 0.1, 0.01, key=keys.TRAIN_CONTAMINATION, format="%.3f",
+        ss.setdefault(keys.TRAIN_CONTAMINATION, 0.1)
+        st.number_input("Contamination", 0.001, 0.5, step=0.01, key=keys.TRAIN_CONTAMINATION, format="%.3f",
                         help="Share of the training scores above the threshold that flags anomalies (PyOD's "
                              "default 0.1): your data's anomaly share is not known.")
     return defaults
@@ -150,6 +154,7 @@ def _own_presets(dataset: str, spec) -> tuple[str, list]:
 def training_form(ctx) -> None:
     """The form, its departures from the paper, the time estimate and the Start button."""
     st.subheader("Train a new model")
+    _recall_last_form()
     dataset, spec, klass = _what_to_train(ctx)
     tabular = spec.kind == "tabular"
     defaults = _how_to_train(dataset, spec, tabular)
@@ -159,8 +164,25 @@ def training_form(ctx) -> None:
     if st.button("Start training", key=keys.TRAIN_START, type="primary", disabled=not ready or busy,
                  help="One job per browser at a time." if busy else None):
         job = jobs.start(job_spec, catalogue.runs_dir(), owner=owner.owner_token())
+        form_memory.remember(owner.owner_token(), {k: ss[k] for k in keys.REMEMBERED_FORM if k in ss})
         ss[shared_keys.FLASH] = f"Training job {job.id} started."
         st.rerun()
+
+
+def _recall_last_form() -> None:
+    """Once per session: the form as this browser last submitted it. A reload is a new session, and the form
+    started over from the defaults, losing a long list of settings."""
+    if ss.get(keys.TRAIN_RECALLED):
+        return
+    ss[keys.TRAIN_RECALLED] = True
+    last = form_memory.recall(owner.owner_token())
+    if not last:
+        return
+    ss.update(last)
+    # the form resets the preset for a new dataset, and the hyper-parameters for a new preset or profile: these
+    # belong together already
+    ss[keys.TRAIN_PRESET_FOR] = last.get(keys.TRAIN_DATASET)
+    ss[keys.TRAIN_DEFAULTS_FOR] = (last.get(keys.TRAIN_PRESET), last.get(keys.TRAIN_PROFILE))
 
 
 def _check_and_estimate(job_spec: jobs.JobSpec, tabular: bool) -> bool:
@@ -254,6 +276,9 @@ def _job_panel() -> None:
     if mine and any(j.status == "queued" for j in mine):
         st.caption(f"At most {jobs.pool_size()} job(s) train at once on this server (MAESI_MAX_JOBS); the others "
                    "wait in line.")
+    if ray_jobs.ray_address():
+        st.caption(f"Jobs train on the Ray cluster at {ray_jobs.ray_address()} (MAESI_RAY_ADDRESS); their runs "
+                   "come back to this server's runs folder.")
 
 
 def jobs_section() -> None:

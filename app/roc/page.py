@@ -3,26 +3,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app.roc import figures as roc_figures, keys  # the page's own figures beside the shared ones
+from app.roc import baselines, figures as roc_figures, keys, tables  # the page's own modules beside the shared ones
 from app.shared import analysis, caches, catalogue, display, figures, images, sidebar
 from app.shared.labels import INTERPOLATION_COLOURS, interpolation_label
 
-SHORT = {0: "none", 2: "2-point", 3: "3-point", "acai": "ACAI"}  # interpolation, as the table's columns
 SCORE_KINDS = {"feature": "D_recon features (paper)", "l2": "L2 reconstruction", "latent_norm": "‖E(x)‖"}
-BASELINE_LABELS = {"iforest": "Isolation Forest", "pca": "PCA reconstruction", "ocsvm": "One-class SVM",
-                   "ae-l2": "L2 autoencoder"}
 MAX_BASELINE_TRAIN = 5000
-PAPER_METHODS = {"paper:maesi-3pt": "3-point", "paper:maesi-2pt": "2-point", "paper:iforest": "IForest"}
-PAPER_METRICS = {"auc": "AUC", "f1": "F1", "precision": "P", "recall": "R"}
 DIGITS_NOTE = ("The 8x8 digits are not in the paper (they are the app's bundled stand-in); the nearest published "
                "figures are Table 3's MNIST AUCs (3-point model: 0.974 to 0.998 per class, mean 0.979).")
-
-
-def _column_order(col: str) -> tuple:
-    """Ablation order: no interpolation, 2-point, 3-point, ACAI; ours before the paper's; AUC before F1."""
-    rank = next((i for i, w in enumerate(("none", "2-point", "3-point", "ACAI", "IForest")) if w in col), 9)
-    metric = next((i for i, w in enumerate(("AUC", "P ", "R ", "F1")) if w in col), 0)
-    return (col.startswith("paper"), metric, rank, col)
 
 
 def _curve(name: str, y: np.ndarray, scores: np.ndarray, **style) -> tuple[dict, list[dict]]:
@@ -45,12 +33,13 @@ def roc_section(ctx) -> None:
                           format_func=SCORE_KINDS.get,
                           help="feature = ‖f(x,x) − f(x,G(E(x)))‖₁ with f the penultimate layer of D_recon "
                                "(Section 5.2).")
-    names = list(BASELINES)
+    names = baselines.options(BASELINES)
     chosen_baselines = c2.multiselect(
-        "Baselines", names, default=[n for n in ("iforest", "pca") if n in names], key=keys.BASELINES,
-        format_func=lambda n: BASELINE_LABELS.get(n, n),
+        "Baselines", names, default=[n for n in baselines.DEFAULT if n in names], key=keys.BASELINES,
+        format_func=baselines.label,
         help=f"Fitted on the same training split (at most {MAX_BASELINE_TRAIN} samples, seeded) and scored on the "
-             "same test set. The One-class SVM and the L2 autoencoder take a while the first time.")
+             "same test set. The One-class SVM and the deep ones (the autoencoders, Deep SVDD) take a while the "
+             "first time.")
     if not caches.split_for(ctx.entries[0]).y_test.any():
         st.info(f"**No ROC curve for {ctx.dataset}:** its test set holds no labelled anomaly (a table without a "
                 "label column, or a folder without abnormal images), so there is nothing to rank against. The "
@@ -70,9 +59,9 @@ def roc_section(ctx) -> None:
             scores = caches.baseline_scores(b, ctx.dataset, ctx.anomaly_class, seed, catalogue.data_dir(),
                                             MAX_BASELINE_TRAIN)
         except Exception as err:  # noqa: BLE001
-            st.warning(f"{BASELINE_LABELS.get(b, b)} failed: {err}")
+            st.warning(f"{baselines.label(b)} failed: {err}")
             continue
-        curve, points = _curve(BASELINE_LABELS.get(b, b), y_test, scores, dash="dash")
+        curve, points = _curve(baselines.label(b), y_test, scores, dash="dash", color=baselines.colour(b, names))
         curves.append(curve)
         rows += points
     display.show_figure(roc_figures.roc_figure(curves), key=keys.ROC_CHART, csv=pd.DataFrame(rows),
@@ -81,78 +70,20 @@ def roc_section(ctx) -> None:
 
 # ------------------------------------------------------------------ per-class AUC beside the paper
 
-def ours_per_class(ctx, shipped: list[dict]) -> pd.DataFrame:
-    """One row per class, one AUC column per interpolation of the shipped checkpoints (tables: AUC and F1)."""
-    if not shipped:
-        return pd.DataFrame()
-    df = pd.DataFrame([{"class": "all" if e.get("anomaly_class") is None else e.get("anomaly_class"),
-                        "column": SHORT.get(e["interpolation"], str(e["interpolation"])),
-                        "auc": (e.get("metrics") or {}).get("auc"), "f1": (e.get("metrics") or {}).get("f1")}
-                       for e in shipped])
-    table = df.pivot_table(index="class", columns="column", values="auc", aggfunc="first", dropna=False)
-    table = table[sorted(table.columns, key=_column_order)].reset_index()
-    if ctx.tabular:
-        f1 = df.pivot_table(index="class", columns="column", values="f1", aggfunc="first")
-        f1.columns = [f"F1 {c}" for c in f1.columns]
-        table.columns = ["class"] + [f"AUC {c}" for c in table.columns[1:]]
-        table = table.join(f1, on="class")
-    return table
-
-
-def paper_per_class(ctx):
-    """(per-class table, printed mean) of the paper's figures for this dataset, or None when it prints none.
-    Images: the AUC; tables: Table 2's precision, recall and F1 of the 3-point model, the F1 of the others."""
-    from core.data.registry import get_spec
-    from core.evaluation import paper_results
-
-    experiment = get_spec(ctx.dataset).experiment
-    rows = pd.DataFrame(paper_results.paper_rows(experiment)) if experiment else pd.DataFrame()
-    if not rows.empty:
-        rows = rows[rows["dataset"] == ctx.dataset]
-    if rows.empty:
-        return None
-    keep = rows[rows["method"].isin(list(PAPER_METHODS))]
-    wanted = (keep["metric"] == "auc") | ((keep["metric"] == "f1") | (keep["method"] == "paper:maesi-3pt")
-                                          & keep["metric"].isin(["precision", "recall"]))
-    keep = keep[wanted]
-    keep = keep.assign(column="paper " + (keep["metric"].map(PAPER_METRICS) + " " if ctx.tabular else "")
-                       + keep["method"].map(PAPER_METHODS))
-    keep = keep.assign(**{"class": keep["anomaly_class"].map(lambda c: "all" if c == "" else c)})
-    table = keep.pivot_table(index="class", columns="column", values="value", aggfunc="first",
-                             dropna=False).reset_index()  # a figure the paper does not print stays empty
-    table["class"] = table["class"].map(lambda c: int(c) if str(c).isdigit() else c)
-    printed_mean = table[table["class"] == "mean"].drop(columns=["class"])  # the paper's printed averages
-    return table[table["class"] != "mean"], printed_mean
-
-
-def with_means(table: pd.DataFrame, paper_mean: pd.DataFrame) -> pd.DataFrame:
-    """The table sorted by class, its columns in ablation order, and (with several classes) a "mean" row: ours
-    over the classes that have a value, the paper's its printed average."""
-    table = table.sort_values("class", key=lambda s: s.map(lambda c: (0, c) if isinstance(c, (int, np.integer))
-                                                            else (1, 0))).reset_index(drop=True)
-    table = table[["class"] + sorted([c for c in table.columns if c != "class"], key=_column_order)]
-    if len(table) > 1:
-        means = table.drop(columns=["class"]).mean(numeric_only=True).to_dict()
-        for col in [c for c in table.columns if c.startswith("paper")]:
-            means[col] = paper_mean[col].iloc[0] if col in paper_mean and len(paper_mean) else np.nan
-        table = pd.concat([table, pd.DataFrame([{"class": "mean", **means}])], ignore_index=True)
-    table["class"] = table["class"].astype(str)
-    return table
-
-
-def show_per_class(ctx, table: pd.DataFrame, shipped: list[dict]) -> None:
+def show_per_class(ctx, table: pd.DataFrame, paper_mean: pd.DataFrame, shipped: list[dict]) -> None:
     """The table with the mean first, a warning for unhealthy checkpoints, its CSV, and the bars beside it."""
-    # the mean first and the table as tall as its rows: a mean below a scroll is a mean nobody sees
-    shown = pd.concat([table[table["class"] == "mean"], table[table["class"] != "mean"]], ignore_index=True)
+    shown = tables.shown_table(table)  # the mean first, and the table as tall as its rows
     left, right = st.columns([1, 1.3])
-    numeric = [c for c in shown.columns if c != "class"]
-    styled = shown.style.format("{:.3f}", subset=numeric, na_rep="—").apply(
-        lambda row: ["font-weight: bold; background-color: #eef3fa" if row["class"] == "mean" else ""] * len(row),
-        axis=1)
-    left.dataframe(styled, hide_index=True, height=38 + 35 * len(shown), key=keys.AUC_TABLE)
+    styled = shown.style.apply(
+        lambda row: ["font-weight: bold; background-color: #eef3fa" if row["class"].startswith(tables.MEAN)
+                     else ""] * len(row), axis=1)
+    # the figures are text now: aligned as numbers still; the class column wide enough for "mean (class 2)"
+    columns = {c: st.column_config.TextColumn(c, alignment="right") for c in shown.columns if c != "class"}
+    columns["class"] = st.column_config.TextColumn("class", width=max(60, 8 * int(shown["class"].str.len().max()) + 24))
+    left.dataframe(styled, hide_index=True, height=38 + 35 * len(shown), key=keys.AUC_TABLE, column_config=columns)
     left.caption("The first row is the mean. Columns: the interpolation of our shipped checkpoints (none, 2-point, "
-                 "3-point), then the paper's published figures. Means: ours over the classes shown, the paper's as "
-                 "printed.")
+                 "3-point), then the paper's published figures; — = no figure. "
+                 + tables.means_note(table, paper_mean))
     marks = {e["name"]: display.health_mark(e, load_model=False) for e in shipped}  # 30 checkpoints: none loaded
     unhealthy = [f"`{name}`{mark}" for name, mark in marks.items() if mark]
     if unhealthy:
@@ -162,22 +93,22 @@ def show_per_class(ctx, table: pd.DataFrame, shipped: list[dict]) -> None:
     # bars: AUC for images; F1 for tables (the paper's Table 2 reports precision/recall/F1 there)
     value_cols = [c for c in table.columns if c != "class" and (("F1" in c) == ctx.tabular)]
     with right:
-        display.show_figure(roc_figures.auc_bars(table[table["class"] != "mean"], value_cols,
+        display.show_figure(roc_figures.auc_bars(table[~tables.is_mean(table)], value_cols,
                                                  "F1" if ctx.tabular else "AUC"), key=keys.AUC_BARS)
 
 
 def per_class_section(ctx) -> None:
     st.subheader("Per-class results of the shipped checkpoints")
     shipped = [e for e in ctx.catalogue if e.get("dataset") == ctx.dataset and e.get("source") == "shipped"]
-    table, paper_mean = ours_per_class(ctx, shipped), pd.DataFrame()
-    paper = paper_per_class(ctx)
+    table, paper_mean = tables.ours_per_class(shipped, ctx.tabular), pd.DataFrame()
+    paper = tables.paper_per_class(ctx.dataset, ctx.tabular)
     if paper is not None:
         paper_table, paper_mean = paper
         table = paper_table if table.empty else table.merge(paper_table, on="class", how="outer")
     if table.empty:
         st.info(f"No shipped checkpoint for {ctx.dataset}.")
     else:
-        show_per_class(ctx, with_means(table, paper_mean), shipped)
+        show_per_class(ctx, tables.with_means(table, paper_mean), paper_mean, shipped)
     if paper is None and ctx.dataset == "digits":
         st.caption(DIGITS_NOTE)
 

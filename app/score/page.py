@@ -34,7 +34,7 @@ def upload_files(model):
     if len(shape) != 3:
         st.markdown(f"The model takes **{shape[0]} numeric features** per row (raw units, as in the dataset). A CSV "
                     "may have a header row (named columns are matched to the dataset's feature names) or none.")
-        return st.file_uploader("A CSV or .npy table", accept_multiple_files=True, type=["csv", "npy"],
+        return st.file_uploader("A CSV or .npy table", accept_multiple_files=True, type=uploads.UPLOAD_TYPES,
                                 key=keys.FILES), "as is"
     C, H, W = shape
     lo, hi = model.config_.input_range
@@ -42,7 +42,7 @@ def upload_files(model):
                 "Images of another size are resized (stretched); colour images are converted to grey for a "
                 "1-channel model. A `.npy` array must already be (N, C, H, W) in that range.")
     files = st.file_uploader("Images (PNG/JPEG), a zip of images, or an .npy array", accept_multiple_files=True,
-                             type=["png", "jpg", "jpeg", "zip", "npy"], key=keys.FILES)
+                             type=uploads.UPLOAD_TYPES, key=keys.FILES)
     polarity = "as is"
     if C == 1:
         polarity = st.radio("Colours", ["auto", "as is", "invert"], horizontal=True, key=keys.POLARITY,

@@ -18,9 +18,13 @@ from typing import Optional, Sequence
 import numpy as np
 
 from app.shared import images
-from core.data.messages import distinct, printable
+from core.data.messages import Problem, distinct, printable
 
 ARRAY_SUFFIXES = (".npy", ".csv", ".txt")
+TABLE_SUFFIXES = (".csv", ".txt")
+# What the uploader lets through, for image and tabular models alike: a file of the other kind then gets a line
+# saying so (the readers' reasons), where a narrower list got only the uploader's bare red "!"
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "zip", "npy", "csv"]
 MAX_LISTED = 50  # problems listed in plain view; the rest are counted (and all are in the CSV download)
 
 
@@ -51,7 +55,10 @@ def read_uploads(files: Sequence, model, feature_names: Optional[Sequence[str]] 
     shape, rng = tuple(model.input_shape_), reading_range(model)
     image_model = len(shape) == 3
     arrays, pictures = split_uploads(files) if image_model else (list(files), [])
-    parts, names, problems, inverted = [], [], [], 0
+    problems = []
+    if image_model:
+        arrays, problems = tables_refused(arrays, shape)
+    parts, names, inverted = [], [], 0
     for group, is_picture in ((arrays, False), (pictures, True)):
         if not group:
             continue
@@ -63,6 +70,17 @@ def read_uploads(files: Sequence, model, feature_names: Optional[Sequence[str]] 
         problems += p
     X = np.concatenate(parts) if parts else np.zeros((0, *shape), np.float32)
     return X, distinct(names), problems, inverted
+
+
+def tables_refused(arrays: Sequence, shape: tuple) -> tuple[list, list]:
+    """(the arrays an image model may read, a Problem for each table among them): the page offers images and .npy
+    arrays to an image model, and a CSV row read as a flattened image is a guess no user means."""
+    C, H, W = shape
+    tables = [f for f in arrays if str(getattr(f, "name", "")).lower().endswith(TABLE_SUFFIXES)]
+    refused = [Problem(str(getattr(f, "name", "")), f"a table, but this model takes images: {C}-channel {H}×{W} "
+                                                    "pictures (PNG/JPEG, or a zip of them) or an .npy array of shape "
+                                                    f"(N, {C}, {H}, {W})") for f in tables]
+    return [f for f in arrays if f not in tables], refused
 
 
 def shown(text) -> str:

@@ -1,9 +1,11 @@
 """Plotly figures that several pages draw (pure: no Streamlit): the latent map (the Latent map and the Simplex
-explorer), its axis titles and selections, and feature bars (tabular samples on three pages). A figure only one
-page draws lives in that page's package (`app/roc/figures.py`, `app/simplex/figures.py`,
-`app/latent_map/timeline.py`). The paper's Fig. 2 colours: red = normal, blue = anomaly."""
+explorer), its axis titles and selections, feature bars (tabular samples on three pages) and the whole-number
+epoch axis of the training charts (Models, Latent map). A figure only one page draws lives in that page's package
+(`app/roc/figures.py`, `app/simplex/figures.py`, `app/latent_map/timeline.py`). The paper's Fig. 2 colours:
+red = normal, blue = anomaly."""
 from __future__ import annotations
 
+import math
 from typing import Optional, Sequence
 
 import numpy as np
@@ -13,6 +15,15 @@ from app.shared.labels import natural_key
 
 NORMAL_COLOUR = "#d62728"
 ANOMALY_COLOUR = "#1f77b4"
+
+
+def epoch_axis(fig: go.Figure, last_epoch: int, max_ticks: int = 10, title: bool = True, **where) -> None:
+    """An epoch axis from 0 to `last_epoch` with whole-number ticks only, every k-th epoch so that at most
+    `max_ticks` fit. `tickformat="d"` alone is not enough: plotly's own ticks fall on half epochs for short runs,
+    and "d" rounds them into "1 2 2 3 3". `where`: the subplot (row=, col=)."""
+    n = max(int(last_epoch), 1)
+    fig.update_xaxes(title_text="epoch" if title else None, title_standoff=4, range=[0, n + 0.5],
+                     tickmode="linear", tick0=0, dtick=max(1, math.ceil(n / max_ticks)), tickformat="d", **where)
 
 
 def titled_layout(fig: go.Figure, title: str = "", height: int = 420, **kw) -> go.Figure:

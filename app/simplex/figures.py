@@ -20,6 +20,25 @@ def _weights_text(W: np.ndarray) -> list[str]:
     return ["w = (" + ", ".join(f"{v:.2f}" for v in row) + ")" for row in W]
 
 
+def tick_format(values) -> str:
+    """One d3 format for every tick of a colour bar over `values`: fixed decimals, as many as the ticks' spacing
+    needs (about a fifth of the range), or exponents for very large or very small values throughout. Plotly's
+    ".3g" wrote "500" beside "1.00e+3" on one bar."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return ".3g"
+    largest = float(np.max(np.abs(v)))
+    if largest >= 1e6 or 0 < largest < 1e-3:
+        return ".2e"
+    spacing = (float(v.max()) - float(v.min())) / 5 or largest or 1.0
+    return f".{int(np.clip(-np.floor(np.log10(spacing)), 0, 6))}f"
+
+
+# the margin under a heat map: the lower vertices' labels, then the colour bar with its ticks and title
+COLOUR_BAR_BAND = 95
+
+
 def ternary_heatmap(weights: np.ndarray, values: Optional[np.ndarray], current: Sequence[float], *,
                     labels: Sequence[str] = ("anchor 1", "anchor 2", "anchor 3"), colour_title: str = "",
                     flagged: Optional[np.ndarray] = None, extra_hover: Optional[dict] = None, step: float = 0.05,
@@ -40,10 +59,12 @@ def ternary_heatmap(weights: np.ndarray, values: Optional[np.ndarray], current: 
     if values is None:
         marker = dict(size=size, symbol="hexagon", color="#d5dce8", line=dict(width=0))
     else:
+        # the colour bar at the figure's bottom edge with its title under it: above the bar, the title ran into
+        # the labels of the two lower vertices
         marker = dict(size=size, symbol="hexagon", color=np.asarray(values, dtype=np.float64), colorscale="Viridis",
-                      line=dict(width=0), colorbar=dict(title=dict(text=colour_title, side="top"), orientation="h",
-                                                        thickness=8, len=0.9, y=-0.02, yanchor="top",
-                                                        tickformat=".3g", nticks=5))
+                      line=dict(width=0), colorbar=dict(title=dict(text=colour_title, side="bottom"), orientation="h",
+                                                        thickness=8, len=0.9, yref="container", y=0, yanchor="bottom",
+                                                        tickformat=tick_format(values), nticks=5))
     traces = [dict(type="scatterternary", a=W[:, 0], b=W[:, 1], c=W[:, 2], mode="markers", customdata=W,
                    text=hover, marker=marker, name="cells", hovertemplate="%{text}<extra></extra>")]
     if flagged is not None and np.any(flagged):  # outlines on top; not hoverable, so clicks reach the cells
@@ -61,7 +82,7 @@ def ternary_heatmap(weights: np.ndarray, values: Optional[np.ndarray], current: 
         ternary=dict(sum=1, aaxis=dict(title=dict(text=labels[0]), **axis),
                      baxis=dict(title=dict(text=labels[1]), **axis), caxis=dict(title=dict(text=labels[2]), **axis)),
         title=dict(text=title, font=dict(size=13), x=0, xanchor="left"), showlegend=False, height=height,
-        margin=dict(l=30, r=30, t=45 if title else 30, b=75 if values is not None else 25), **CLICKABLE))
+        margin=dict(l=30, r=30, t=45 if title else 30, b=COLOUR_BAR_BAND if values is not None else 25), **CLICKABLE))
 
 
 def mosaic_figure(png_url: str, size: tuple[int, int], centres: np.ndarray, weights: np.ndarray,

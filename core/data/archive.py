@@ -34,9 +34,10 @@ from typing import BinaryIO, Iterable, Union
 from core.data.files import open_regular
 from core.data.messages import distinct, plain
 
-__all__ = ["ArchiveError", "ZipLimits", "is_zip", "read_zip_members"]
+__all__ = ["ArchiveError", "OTHER_TYPE", "ZipLimits", "is_zip", "read_zip_members"]
 
 _CHUNK = 1 << 20
+OTHER_TYPE = "not a file type read here"  # the reason of a member skipped for its suffix
 _END_RECORD = b"PK\x05\x06"
 _ZIP64_LOCATOR = b"PK\x06\x07"
 _ZIP64_END_RECORD = b"PK\x06\x06"
@@ -114,9 +115,10 @@ def _open(source: Source) -> BinaryIO:
 def read_zip_members(source: Source, name: str, suffixes: Iterable[str] | None = None,
                      limits: ZipLimits = ZipLimits()) -> tuple[list[tuple[str, bytes]], list[tuple[str, str]]]:
     """(members, skipped) of a zip: `members` are ("name/member", bytes) of the files whose suffix is in
-    `suffixes` (all files when None), in name order; `skipped` are (label, reason) for members too large,
-    corrupt, encrypted or with unsafe names. ArchiveError (naming `name`) for a corrupt archive or one over
-    the entry-count or total-size caps. `source`: a path, bytes or a seekable binary file."""
+    `suffixes` (all files when None), in name order; `skipped` are (label, reason) for members of another
+    type, too large, corrupt, encrypted or with unsafe names (folders, hidden files and __MACOSX go unsaid).
+    ArchiveError (naming `name`) for a corrupt archive or one over the entry-count or total-size caps.
+    `source`: a path, bytes or a seekable binary file."""
     suffixes = None if suffixes is None else {s.lower() for s in suffixes}
     f = _open(source)
     try:
@@ -194,9 +196,12 @@ def _select(infos, name: str, suffixes, limits: ZipLimits):
         base = PurePosixPath(member.replace("\\", "/")).name
         if info.is_dir() or "__MACOSX" in member or base.startswith("."):
             continue
-        if suffixes is not None and Path(base).suffix.lower() not in suffixes:
-            continue
         label = f"{name}/{member}"
+        suffix = Path(base).suffix.lower()
+        if suffixes is not None and suffix not in suffixes:  # said, not dropped: a user wonders where it went
+            skipped.append((label, f"{OTHER_TYPE} ({suffix or 'no suffix'}; reads {', '.join(sorted(suffixes))}); "
+                                   "skipped"))
+            continue
         kind = _special(info)
         if _unsafe(member):
             skipped.append((label, "an unsafe path in the archive (absolute or with '..'); skipped"))

@@ -36,7 +36,7 @@ from typing import Any, Iterable
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from core.data.archive import ArchiveError, ZipLimits, is_zip, read_zip_members
+from core.data.archive import OTHER_TYPE, ArchiveError, ZipLimits, is_zip, read_zip_members
 from core.data.files import NotRegularFile, open_regular
 from core.data.messages import Problem, plain
 
@@ -221,9 +221,11 @@ def images_from_files(files: Any, size: tuple[int, int], channels: int,
     replaced by its image members in name order. `size` = (height, width); `channels` 1 or
     3; `input_range` the model's raw input range (the Dataset's ``input_range``).
     Raises ValueError naming the file for the first one that is unreadable (`read_images`
-    reports them all and keeps the good ones).
+    reports them all and keeps the good ones). A zip's files of another type (a README beside
+    the images) are passed over here; `read_images` lists them.
     """
     X, names, problems = read_images(files, size, channels, input_range, max_files=max_files)
+    problems = [p for p in problems if not p.reason.startswith(OTHER_TYPE)]
     if problems:
         raise ValueError(str(problems[0]))
     if not names:
