@@ -155,11 +155,19 @@ def test_job_spec_command_reproduces_the_run(tmp_path):
 # ------------------------------------------------------------------ round 2: the whole simplex, timelines
 
 
-def test_nudges_and_the_triangular_grid_stay_on_the_simplex():
-    w = weights.nudge([0.2, 0.3, 0.5], 0, 0.05)
-    assert np.isclose(w[0], 0.25) and np.isclose(w.sum(), 1) and np.isclose(w[1] / w[2], 0.3 / 0.5)
-    assert np.allclose(weights.nudge([1, 0, 0], 0, 0.05), [1, 0, 0])  # clipped at a vertex
-    assert np.allclose(weights.nudge([0, 0.5, 0.5], 0, -0.05), [0, 0.5, 0.5])
+def test_the_preview_and_triangular_grids_stay_on_the_simplex():
+    # the drag component's preview grid: 231 points at 1/20 for m = 3, 21 for m = 2, each a multiple of 1/20
+    for m, count in ((3, 231), (2, 21)):
+        G = weights.preview_grid(m)
+        assert G.shape == (count, m) and np.allclose(G.sum(axis=1), 1) and (G >= 0).all()
+        assert np.allclose(G * 20, np.rint(G * 20)) and len({tuple(np.rint(g * 20)) for g in G}) == count
+    with pytest.raises(ValueError):
+        weights.preview_grid(4)
+    # what the draggable simplex sends on release, read back by the page; anything else is ignored
+    from app.simplex import drag_component
+
+    assert drag_component.sent_weights({"weights": {"w": [0.2, 0.3, 0.5], "nonce": 1.5}}) == [0.2, 0.3, 0.5]
+    assert all(drag_component.sent_weights(v) is None for v in (None, {}, {"weights": None}, {"weights": [1, 0]}))
     W = weights.triangle_weights(8)
     assert W.shape == (36, 3) and np.allclose(W.sum(axis=1), 1) and (W >= 0).all()
     assert np.allclose(W[0], [1, 0, 0]) and np.allclose(W[-8], [0, 1, 0]) and np.allclose(W[-1], [0, 0, 1])

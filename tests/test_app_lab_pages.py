@@ -70,6 +70,40 @@ def charts(at) -> list:
     return at.get("plotly_chart")
 
 
+def drag_data(at) -> dict:
+    """The data the page gave the draggable simplex and its previews (custom components: AppTest renders nothing for
+    them), merged."""
+    import json
+
+    from app.simplex import drag_component, preview_component
+
+    merged = {}
+    found = {c.proto.component_name: c.proto for c in at.get("bidi_component")}
+    assert sorted(found) == sorted([drag_component.NAME, preview_component.NAME])
+    for module in (drag_component, preview_component):
+        proto = found[module.NAME]
+        # the components' code is the modules' constants: the user's data travel in `data` only
+        assert (proto.html_content, proto.css_content, proto.js_content) == (module.HTML, module.CSS, module.JS)
+        merged.update(json.loads(proto.json))
+    assert preview_component.EVENT in drag_component.JS  # where the two meet in the browser
+    return merged
+
+
+def previews_json(at) -> str:
+    from app.simplex import preview_component
+
+    return next(c.proto.json for c in at.get("bidi_component") if c.proto.component_name == preview_component.NAME)
+
+
+def png_pixels(url: str) -> np.ndarray:
+    import base64
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))), dtype=np.int16)
+
+
 def figure_json(chart) -> dict:
     import json
 
@@ -108,9 +142,25 @@ def test_compare_mode_decodes_the_same_anchors_and_weights_with_every_model():
     assert all(not np.allclose(before[p], after[p]["decoded"]) for p in before)  # ... every model decodes anew
     assert np.allclose(at.session_state["sx_weights"], [0.8, 0.1, 0.1])
 
-    at.button(key="sx_nudge_up1").click().run()  # the keyboard nudge's button: w2 + 0.05, the others follow
-    w = at.session_state["sx_weights"]
-    assert np.isclose(w[1], 0.15) and np.isclose(w.sum(), 1) and np.isclose(w[0] / w[2], 8)
+    # the draggable simplex: the anchors' thumbnails and every model's decodes on the 0.05 grid, sent once per
+    # (model, anchors) with the current weights; a release stores the weights, and the exact decodes follow
+    data = drag_data(at)
+    assert data["m"] == 3 and len(data["grid"]) == 231 and len(data["thumbs"]) == 3
+    assert [len(m["tiles"]) for m in data["models"]] == [231] * 3 and np.allclose(data["weights"], [0.8, 0.1, 0.1])
+    tiles = previews_json(at)
+    at.session_state["sx_weights"] = np.array([0.1, 0.6, 0.3])  # what the component's callback stores
+    at.run()
+    no_errors(at)
+    assert previews_json(at) == tiles  # an identical element: Streamlit sends a reference, not the tiles again
+    released = at.session_state["simplex_compare"]
+    assert all(not np.allclose(after[p]["decoded"], released[p]["decoded"]) for p in after)
+    assert np.allclose(drag_data(at)["weights"], [0.1, 0.6, 0.3])
+    # the preview at a grid point is that point's decode (one pixel level of rounding apart at most)
+    from app.shared import images
+
+    k = data["grid"].index([2, 12, 6])
+    for model, (p, r) in zip(data["models"], released.items()):
+        assert np.abs(png_pixels(model["tiles"][k]) - images.to_uint8_image(r["decoded"], (0.0, 16.0))).max() <= 1
 
 
 def test_the_whole_simplex_heat_maps_mosaics_and_edge_strips():
@@ -137,6 +187,8 @@ def test_the_whole_simplex_heat_maps_mosaics_and_edge_strips():
     figs = [figure_json(c) for c in charts(at)]
     assert len(figs) == 3 and all(f["data"][0]["type"] == "scatter" for f in figs)
     assert len(at.session_state["sx_weights"]) == 2
+    data = drag_data(at)  # a segment: 21 grid points
+    assert data["m"] == 2 and len(data["grid"]) == 21 and [len(m["tiles"]) for m in data["models"]] == [21] * 3
 
 
 def test_one_model_mode_keeps_the_map_and_a_heat_map_picker():

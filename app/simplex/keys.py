@@ -20,22 +20,23 @@ def anchor_index(i: int) -> str:
     return f"sx_idx{i}"
 
 
-# the weights: one exact vector of which the sliders, buttons and clickable charts are views (`state`)
+# the weights: one exact vector of which the draggable simplex, the sliders and clickable charts are views (`state`)
 WEIGHTS = "sx_weights"
 WEIGHTS_COUNT = "_sx_m"  # the m the weights were made for
 PICK_REVISION = "sx_pick_rev"  # bumped by every weight change: clickable charts get a fresh key
+DRAG_REVISION = "sx_drag_rev"  # bumped by every weight change but the draggable simplex's own: it adopts them
+
+
+PREVIEWS = "sx_previews"  # the draggable simplex's previews (a custom component)
+
+
+def drag(m: int) -> str:
+    """The draggable simplex (a custom component) for m anchors; its session value holds the weights it sent."""
+    return f"sx_drag{m}"
 
 
 def weight_slider(i: int) -> str:
     return f"sx_w{i}"
-
-
-def nudge_down(i: int) -> str:
-    return f"sx_nudge_down{i}"
-
-
-def nudge_up(i: int) -> str:
-    return f"sx_nudge_up{i}"
 
 
 # the panels' widgets, charts and containers

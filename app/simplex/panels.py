@@ -3,6 +3,7 @@ a weight change reruns it alone, one decode per model), the whole simplex as hea
 the strips along the edges. The page (`app/simplex/page.py`) picks the anchors and builds the `Scene`."""
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Optional
@@ -21,6 +22,7 @@ ss = st.session_state
 HEAT_STEP = 0.05  # the heat maps' grid: 231 clickable cells
 MOSAIC_PER_EDGE = 8  # decoded interpolants per edge of the mosaic (36 in all)
 STRIP_STEPS = 9  # decodings along each edge
+PREVIEW_DIVISIONS = 20  # the draggable simplex's preview grid: steps of 0.05, 231 points for m = 3, 21 for m = 2
 
 
 @dataclass
@@ -75,6 +77,25 @@ def anchors_row(scene: Scene) -> None:
                              caption=f"**anchor {i + 1}** · test #{j} · class {scene.classes[i]} · score "
                                      f"{scene.scores[i]:.3f}  \nleft: the sample; then its reconstruction "
                                      f"G(E(x)) by {who}")
+
+
+def drag_data(scene: Scene) -> tuple[dict, Optional[dict]]:
+    """The data of the draggable simplex (the anchors' labels and thumbnails) and of its previews (per compared
+    model, its decodes on the preview grid as PNG data URLs, computed once per server, model and anchors; None for
+    tables). Neither holds the weights: the previews' element stays identical while only the weights change."""
+    drag = {"labels": scene.labels, "thumbs": None}
+    if scene.tabular:
+        return drag, None
+    drag["thumbs"] = [images.png_data_url(images.upscale(images.to_uint8_image(x, scene.input_range), 48))
+                      for x in scene.X]
+    W = weights.preview_grid(scene.m, PREVIEW_DIVISIONS)
+    ident = repr((scene.m, scene.anchors, [v.entry["path"] for v in scene.views]))
+    previews = {"grid_id": hashlib.sha1(ident.encode()).hexdigest()[:16], "n": PREVIEW_DIVISIONS,
+                "grid": np.rint(W * PREVIEW_DIVISIONS).astype(int).tolist(),
+                "models": [{"title": v.title,
+                            "tiles": readout_cache.preview_tiles(v.entry, scene.X, W, scene.input_range)}
+                           for v in scene.views]}
+    return drag, previews
 
 
 def _decoded_image(scene: Scene, x: np.ndarray, key: str, size: int, caption: str) -> None:
@@ -174,7 +195,7 @@ def interpolant_fragment(scene: Scene, compare: bool) -> None:
                 _readout_numbers(v, r, w)
         with left:
             st.markdown("##### Weights")
-            state.weight_controls(scene.m, scene.labels)
+            state.weight_controls(scene.m, scene.labels, *drag_data(scene))
             field_name = _field_choice() if scene.m == 3 else "score"
         st.markdown("##### The whole simplex" + (" (click a cell to set the weights)" if scene.m == 3 else
                                                  " (click a point to set the weights)"))
@@ -198,12 +219,11 @@ def interpolant_fragment(scene: Scene, compare: bool) -> None:
         _readout_numbers(view, r, w)
     with left:
         st.markdown("##### Weights")
-        state.weight_controls(scene.m, scene.labels)
+        state.weight_controls(scene.m, scene.labels, *drag_data(scene))
         field_name = _field_choice() if scene.m == 3 else "score"
         whole_simplex_chart(scene, view, w, field_name, keys.TERNARY, height=320)
         st.caption(("Click a cell of the triangle" if scene.m == 3 else "Click a point") + " to set the weights; "
-                   "the star marks them. Plotly cannot drag a point inside Streamlit: use the sliders (arrow "
-                   "keys: ±0.01) or the −/+ buttons (±0.05).")
+                   "the star marks them.")
     with right:
         _interpolant_on_the_map(scene, view, w)
 

@@ -29,14 +29,20 @@ def has_simplex_critic(model) -> bool:
     return getattr(model.nets_, "d_inter", None) is not None and model.config_.interpolation != "acai"
 
 
+def decode_points(model, Z_anchors: np.ndarray, weights) -> np.ndarray:
+    """The decoded interpolants G(sum_i w_i E(x_i)) of the rows of `weights` (k, m), from latents encoded once
+    (`MirroredAE.mix_latents`, then `MirroredAE.decode`)."""
+    from core.estimator import MirroredAE
+
+    return model.decode(MirroredAE.mix_latents(Z_anchors, np.atleast_2d(np.asarray(weights, dtype=np.float64))))
+
+
 def readout(model, X_anchors: np.ndarray, Z_anchors: np.ndarray, weights) -> dict:
     """For each row of `weights` (k, m): the decoded interpolant, its anomaly score and, when the model has a
     simplex critic, D_inter(x_i, x_hat) (m, k) with the E/G term ("realism") and the critic's own loss
     ("critic_error") at that point; both None without a critic. One decode and one scoring pass for all k."""
-    from core.estimator import MirroredAE
-
     W = np.atleast_2d(np.asarray(weights, dtype=np.float64))
-    decoded = model.decode(MirroredAE.mix_latents(Z_anchors, W))
+    decoded = decode_points(model, Z_anchors, W)
     out = {"weights": W, "decoded": decoded, "score": model.decision_function(decoded), "d_inter": None,
            "realism": None, "critic_error": None}
     if has_simplex_critic(model):

@@ -1,14 +1,14 @@
 """The Simplex explorer's heavy results, computed once per server (Streamlit's caches are process-wide wherever
 the cached function lives): the anchors encoded and reconstructed by each compared model, and `readout.readout`
-of whole grids of weights (the heat maps, the mosaic, the edge strips), keyed by the checkpoint's path and
-modification time like `app.shared.caches`."""
+of whole grids of weights (the heat maps, the mosaic, the edge strips) and the draggable simplex's preview tiles,
+keyed by the checkpoint's path and modification time like `app.shared.caches`."""
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
-from app.shared import caches
-from app.simplex.readout import readout
+from app.shared import caches, images
+from app.simplex.readout import decode_points, readout
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -39,3 +39,20 @@ def simplex_field(entry: dict, X_anchors: np.ndarray, weights: np.ndarray, keep_
     (model, anchors, grid)."""
     return _simplex_field(entry["path"], caches.mtime(entry["path"]), np.ascontiguousarray(X_anchors),
                           np.ascontiguousarray(weights, dtype=np.float64), keep_decoded)
+
+
+@st.cache_data(show_spinner="Decoding the preview grid…", max_entries=128)
+def _preview_tiles(path: str, mtime_ns: int, X_anchors: np.ndarray, weights: np.ndarray, input_range: tuple,
+                   thumb: int) -> list[str]:
+    Z, _ = _encoded_anchors(path, mtime_ns, X_anchors)
+    decoded = decode_points(caches.model(path), Z, weights)
+    return [images.png_data_url(images.upscale(images.to_uint8_image(x, input_range), thumb)) for x in decoded]
+
+
+def preview_tiles(entry: dict, X_anchors: np.ndarray, weights: np.ndarray, input_range, thumb: int = 0) -> list[str]:
+    """PNG data URLs of the decoded interpolants at each row of `weights` (the drag component's preview grid),
+    enlarged to about `thumb` pixels (0: the samples' own size; the browser enlarges them crisply), computed once
+    per (model, anchors, grid) and server."""
+    return _preview_tiles(entry["path"], caches.mtime(entry["path"]), np.ascontiguousarray(X_anchors),
+                          np.ascontiguousarray(weights, dtype=np.float64),
+                          tuple(float(v) for v in input_range), int(thumb))

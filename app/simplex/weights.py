@@ -1,6 +1,6 @@
 """Simplex weights for the lab (pure: no Streamlit): weights kept on the simplex while a slider moves, the
-barycentric grid, the triangular mosaic's grid, keyboard-style nudges, a ternary-plot selection read back as weights,
-and the latent mixture of Eq. 3."""
+barycentric grid and the draggable simplex's preview grid, the triangular mosaic's grid, a ternary-plot selection
+read back as weights, and the latent mixture of Eq. 3."""
 from __future__ import annotations
 
 from typing import Optional
@@ -46,6 +46,16 @@ def barycentric_grid(step: float = 0.05) -> np.ndarray:
     return np.array(pts, dtype=np.float64)
 
 
+def preview_grid(m: int, divisions: int = 20) -> np.ndarray:
+    """The grid the draggable simplex previews (m = 3: `barycentric_grid`, 231 points at 1/20; m = 2: the segment's
+    21 points), each row a weight vector whose entries are multiples of 1/divisions."""
+    if m == 3:
+        return barycentric_grid(1.0 / divisions)
+    if m == 2:
+        return line_weights(divisions + 1)
+    raise ValueError(f"the simplex explorer takes m = 2 or 3 anchors, got {m}")
+
+
 def weights_from_selection(selection) -> Optional[np.ndarray]:
     """Simplex weights from a plotly selection of the barycentric triangle (st.plotly_chart's on_select
     state): the first selected point's customdata (the weights: (a, b, c), or (w1, w2) on a segment), or its
@@ -78,13 +88,6 @@ def mix_latents(Z_anchors: np.ndarray, weights) -> np.ndarray:
     from core.estimator import MirroredAE
 
     return MirroredAE.mix_latents(Z_anchors, weights)
-
-
-def nudge(weights, vertex: int, delta: float) -> np.ndarray:
-    """The weights moved by `delta` toward vertex `vertex` (away when negative), the others rescaled in
-    proportion: the buttons' fine steps, since Plotly cannot drag a point inside a Streamlit chart."""
-    w = normalise(weights)
-    return rebalance(w, vertex, w[vertex] + delta)
 
 
 def triangle_weights(per_edge: int) -> np.ndarray:
