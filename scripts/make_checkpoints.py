@@ -11,10 +11,10 @@ The recipe of each dataset, and why:
 * digits: the preset (not in the paper; 60 epochs), the paper profile (the faithful demo; the library's default,
   the authors' profile, costs about 3x more per step: bench/bench_train.py), every class.
 * thyroid, arrhythmia, kdd99: the paper's method with its free choices made on the development partition
-  (`maesi-3pt@chosen` in `results/validation/chosen.json`, written by `python -m core reproduce ... --choose`),
-  because the paper's printed settings do not train healthy models on them (results/tabular.md: Thyroid at
-  Table 5's setting is `untrained`). KDD99 trains on a seeded 20k-row subset for 30 epochs (the grid's quick budget)
-  to fit a CPU.
+  (`maesi-3pt@chosen` in `results/validation/chosen.json`, written by `python -m core reproduce ... --choose`) when
+  it trained healthy there; else the best variant found there (`@variant`, not the paper's method, its departures
+  in the sidecar) when that did; else the dataset ships no model (`recipe_settings` says which, and why). KDD99
+  trains on a seeded 20k-row subset for 30 epochs (the grid's quick budget) to fit a CPU.
 * mnist: `mnist_small`, the paper profile, 30 epochs on a seeded 10k subset, class 2 (one class: each model took
   6-11 CPU minutes here; class 2 is among the classes results/mnist.md measures well, AUC ~0.9 at a 5k budget).
   Not class 1: with 1 as the anomaly every
@@ -49,16 +49,41 @@ PLAN = [
 ]
 
 
-def chosen_flags(dataset: str) -> list[str]:
-    """The CLI flags of the settings chosen on validation seeds for `dataset`."""
-    from core.method.config import PRESETS
-    from core.data.registry import get_spec
-    from core.evaluation.chosen import chosen_settings
+def _healthy(health: str) -> bool:
+    """Whether a search's health counts ("4 ok / 1 collapsed") say ok on most development seeds."""
+    counts = {verdict: int(n) for n, verdict in (part.split(" ", 1) for part in health.split(" / "))}
+    return counts.get("ok", 0) > sum(counts.values()) / 2
 
-    settings = chosen_settings(dataset)
+
+def recipe_settings(dataset: str) -> tuple[str | None, str]:
+    """(the settings a tabular dataset ships with, why): the paper's method chosen on the development partition
+    (`@chosen`) when it trained healthy there, else the best variant (`@variant`, not the paper's method) when
+    that did, else None: no setting trained a healthy model, and the dataset ships none."""
+    from core.evaluation.chosen import load_chosen
+
+    entry = load_chosen().get("datasets", {}).get(dataset)
+    if entry is None:
+        raise SystemExit(f"no settings have been chosen for {dataset} yet: run the development-partition search "
+                         "first (core/evaluation/validation.py)")
+    if _healthy(entry["health"]):
+        return entry["settings"], "@chosen (the paper's method)"
+    variant = entry.get("best_variant")
+    if variant and _healthy(variant["health"]):
+        return variant["settings"], (f"@variant (not the paper's method): @chosen was {entry['health']} on the "
+                                     "development partition")
+    return None, (f"neither @chosen ({entry['health']}) nor @variant "
+                  f"({(variant or {}).get('health', 'none')}) trained healthy on the development partition")
+
+
+def chosen_flags(dataset: str) -> list[str] | None:
+    """The CLI flags of the settings `dataset` ships with (`recipe_settings`), None when it ships no model."""
+    from core.data.registry import get_spec
+    from core.method.config import PRESETS
+
+    settings, why = recipe_settings(dataset)
+    print(f"{dataset}: {why}", flush=True)
     if settings is None:
-        raise SystemExit(f"no settings chosen for {dataset} yet: run the validation search first "
-                         "(core/evaluation/validation.py)")
+        return None
     given = dict(p.split("=", 1) for p in settings.split("@") if p)
     flags = []
     if "profile" in given:
@@ -100,13 +125,18 @@ def main(argv=None) -> int:
     for dataset, classes, flags, chosen in PLAN:
         if only and dataset not in only:
             continue
-        flags = flags + (chosen_flags(dataset) if chosen else [])
+        extra = chosen_flags(dataset) if chosen else []
+        if extra is None:
+            for stale in out.glob(f"{dataset}-c*"):  # a model of an earlier recipe must not stay behind
+                stale.unlink()
+            continue
+        flags = flags + extra
         for k in classes:
             for m in INTERPOLATIONS:
                 name = f"{dataset}-c{'all' if k is None else k}-m{m}"
                 if not (args.skip_existing and (out / f"{name}.safetensors").exists()):
                     cmd = ["train", "--dataset", dataset, "--interpolation", m, "--out", str(out / name), "--half",
-                           "--threads", "1", *flags]
+                           "--threads", "1", "--overwrite", *flags]
                     if k is not None:
                         cmd += ["--anomaly-class", str(k)]
                     if args.data_dir:

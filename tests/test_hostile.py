@@ -23,6 +23,9 @@ REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "checkpoints"
 
 
+LEGACY = Path(__file__).resolve().parent / "fixtures" / "legacy_checkpoints"  # sidecars of earlier formats
+
+
 def shipped(name: str) -> tuple[bytes, dict]:
     weights, sidecar = checkpoint_paths(SHIPPED / name)
     return weights.read_bytes(), json.loads(sidecar.read_text())
@@ -152,7 +155,7 @@ WEIGHTS_CASES = {
                                                    "y": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}},
                                                   b"\x00" * 12), "overlap"),
     "another preset's weights": (lambda w: shipped("mnist-c2-m3")[0], "do not fit preset"),
-    "a tabular preset's weights": (lambda w: shipped("thyroid-call-m3")[0], "do not fit preset"),
+    "a tabular preset's weights": (lambda w: (LEGACY / "thyroid-call-m3.safetensors").read_bytes(), "do not fit preset"),
 }
 
 

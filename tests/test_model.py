@@ -218,12 +218,13 @@ def test_upload_never_overwrites_an_existing_run(tiny_model, tmp_path):
 
 
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints"
+LEGACY = Path(__file__).resolve().parent / "fixtures" / "legacy_checkpoints"  # shipped once, in earlier formats
 
 
 def test_a_shipped_checkpoint_written_with_tfd_loads_with_critic_steps():
-    meta = json.loads((SHIPPED / "arrhythmia-call-m2.json").read_text())
+    meta = json.loads((LEGACY / "arrhythmia-call-m2.json").read_text())
     assert meta["config"]["tfd"] == 5 and "critic_steps" not in meta["config"]  # written before the rename
-    model = MirroredAE.load(SHIPPED / "arrhythmia-call-m2", device="cpu")
+    model = MirroredAE.load(LEGACY / "arrhythmia-call-m2", device="cpu")
     assert model.config_.critic_steps == 5
     assert model.make_config().critic_steps == 5
 
