@@ -45,7 +45,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
-PAGES = {"latent_map": ("", ".js-plotly-plot", 3), "simplex": ("simplex", "[class*=\"st-key-sx_decoded\"] img", 1),
+PAGES = {"latent_map": ("", ".lmp-point", 3), "simplex": ("simplex", "[class*=\"st-key-sx_decoded\"] img", 1),
          "roc": ("roc", ".js-plotly-plot", 3), "score": ("score", '[data-testid="stFileUploader"]', 1),
          "models": ("models", '[data-testid="stDataFrame"]', 1)}
 LOADING = ('[data-testid="stStatusWidget"], [data-stale="true"], [data-testid="stSkeleton"], '

@@ -27,7 +27,7 @@ LOADING = ('[data-testid="stStatusWidget"], [data-stale="true"], [data-testid="s
            '[data-testid="stSkeletonElement"], [data-testid="stAppSkeleton"]')
 # page: (url path, title of its link and h1, [(selector, count) of its last elements])
 PAGES = {
-    "latent_map": ("", "Latent map", [(".js-plotly-plot", 3), ('[data-testid="stExpander"]', 1)]),
+    "latent_map": ("", "Latent map", [(".lmp-point", 3), ('[data-testid="stExpander"]', 1)]),
     "simplex": ("simplex", "Simplex explorer", [(".js-plotly-plot", 6), ('[data-testid="stImage"]', 9)]),
     "roc": ("roc", "ROC and ablation", [(".js-plotly-plot", 3), ('[data-testid="stImage"]', 2)]),
     "score": ("score", "Score your data", [('[data-testid="stFileUploader"]', 1)]),

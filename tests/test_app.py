@@ -38,8 +38,9 @@ def test_a_map_selection_is_ringed_and_shown_with_its_reconstructions():
     at.run()
     no_errors(at)
     assert any("3 selected sample(s)" in m.value for m in at.markdown)
-    # the inspector (the sample, the reconstructions) and one labelled thumbnail per selected sample
-    assert len(at.image) == 2 + 3
+    # the inspector (the sample, the reconstructions), each model's nearest neighbours of the inspected sample and
+    # one labelled thumbnail per selected sample
+    assert len(at.image) == 2 + 3 + 3
     assert any(c.value.startswith("**#3**") for c in at.caption)
 
 

@@ -206,12 +206,17 @@ def test_one_model_mode_keeps_the_map_and_a_heat_map_picker():
 
 def test_latent_map_axes_legend_inspector_and_thumbnails():
     at = page(session={"map_selected": {"dataset": "digits", "anomaly_class": 0, "indices": [3, 4, 5]}})
-    figs = [figure_json(c) for c in charts(at)]
-    assert len(figs) == 3
-    for f in figs:
-        assert f["layout"]["xaxis"]["title"]["text"].startswith("PC1 (")
-        assert f["layout"]["xaxis"]["title"]["text"].endswith("%)")
-        assert f["layout"]["legend"]["yref"] == "container"  # under the plot: clear of the title and modebar
+    import json
+
+    from app.latent_map import scatter_component
+
+    maps = [json.loads(c.proto.json) for c in at.get("bidi_component")
+            if c.proto.component_name == scatter_component.NAME]  # the projector maps (custom components)
+    assert len(maps) == 3
+    for m in maps:
+        assert m["axes"][0].startswith("PC1 (") and m["axes"][0].endswith("%)")
+        assert [name for name, _ in m["legend"]] == ["normal", "anomaly"]  # under the map, as HTML
+        assert m["selected"] == [3, 4, 5]  # ringed on every map
     # the inspector: the first selected sample, its reconstructions and every model's score
     assert at.selectbox(key="map_inspect").value == 3
     scores = next(df.value for df in at.dataframe if "flagged" in df.value.columns)
@@ -267,3 +272,24 @@ def test_streamlit_settings_hide_deploy_and_usage_statistics():
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["client"]["toolbarMode"] in ("viewer", "minimal")  # both hide the Deploy button
     assert config["browser"]["gatherUsageStats"] is False
+
+
+def test_edges_in_motion_play_and_download_every_models_edge():
+    at = page("simplex")
+    assert at.session_state["sx_motion_sizes"]["frames"] == 16  # the default
+    assert at.session_state["sx_motion_sizes"]["models"] == 3  # the three digits models compared
+    assert at.selectbox(key="sx_motion_edge").options == ["1 → 2", "2 → 3", "1 → 3"]
+    buttons = {b.proto.label: b.proto for b in at.get("download_button")}
+    assert {"Download the animation (GIF)", "Download the strip (PNG)"} <= set(buttons)
+    assert buttons["Download the animation (GIF)"].url and buttons["Download the strip (PNG)"].url
+    # fewer frames, another edge, a slower speed: the section follows
+    at.slider(key="sx_motion_frames").set_value(5).run()
+    at.selectbox(key="sx_motion_edge").set_value((1, 2)).run()
+    at.number_input(key="sx_motion_ms").set_value(300).run()
+    no_errors(at)
+    assert at.session_state["sx_motion_sizes"]["frames"] == 5
+    # m = 2: the segment is the only edge
+    at.radio(key="sx_m").set_value(2).run()
+    no_errors(at)
+    assert at.selectbox(key="sx_motion_edge").options == ["1 → 2"]
+    assert at.session_state["sx_motion_sizes"]["frames"] == 5

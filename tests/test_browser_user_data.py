@@ -80,7 +80,7 @@ def test_an_uploaded_zip_trains_and_opens_on_the_latent_map_and_the_simplex_expl
 
             # through the sidebar's navigation: the same session, so the same dataset and model
             page.locator("[data-testid='stSidebarNav'] a", has_text="Latent map").click()
-            _wait_for(page, lambda: "k-NN AUC" in page.inner_text("body") and page.locator(".js-plotly-plot").count(),
+            _wait_for(page, lambda: "k-NN AUC" in page.inner_text("body") and page.locator(".lmp-point").count(),
                       "the latent map of the new model", timeout=240)
             assert "user.mydigits-call-m3" in page.inner_text("body")  # the new run's map
             assert FAILED not in page.inner_text("body")

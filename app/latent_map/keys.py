@@ -28,3 +28,19 @@ def timeline_chart(i: int, name: str) -> str:
 
 def timeline_silhouette_chart(i: int, name: str) -> str:
     return f"map_timeline_sil-{i}-{name}"
+
+
+ANCHORS = "map_anchors"  # which selected points become the Simplex explorer's anchors, in their order
+ANCHORS_DEFAULT = "_map_anchors_default"  # the first points of the selection, offered until the user chooses
+HAND_OVER = "map_hand_over"  # the button that hands them over (through `app.shared.keys.MAP_SELECTION`)
+NEIGHBOURS_K = 8  # nearest neighbours listed for the clicked point
+
+
+def samples_store(store: str) -> str:
+    """The component that holds the samples (thumbnails or feature bars) of a map's points."""
+    return f"map_samples-{store}"
+
+
+def neighbours(i: int) -> str:
+    """The container of the i-th map's nearest-neighbour list."""
+    return f"map_neighbours-{i}"

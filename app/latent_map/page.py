@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app.latent_map import keys, panels
+from app.latent_map import keys, panels, projector, scatter_component
 from app.shared import analysis, caches, display, figures, keys as shared_keys, sidebar
 from app.shared.labels import interpolation_label
 
@@ -64,16 +64,10 @@ def map_settings(ctx) -> MapSettings:
     return MapSettings(method, colour_by, None if max_n >= n_test else int(max_n), k, zoom)
 
 
-def _on_select(chart: str, here: dict) -> None:
-    """The latest selection on any map (click, box or lasso) becomes the lab's selection."""
-    points = ((ss.get(chart) or {}).get("selection") or {}).get("points") or []
-    ss[shared_keys.MAP_SELECTION] = dict(here, indices=[int(figures.point_customdata(p)[0]) for p in points
-                                                        if p.get("customdata") is not None])
-
-
-def model_map(ctx, i: int, entry: dict, settings: MapSettings, selected: list[int]) -> Optional[panels.MapPanel]:
-    """One model's header, separation figures and map (the selection ringed); its panel for the inspector, or
-    None when its checkpoint cannot be loaded."""
+def model_map(ctx, i: int, entry: dict, settings: MapSettings, selected: list[int],
+              stores: set) -> Optional[panels.MapPanel]:
+    """One model's header, separation figures and projector map (the selection ringed); its panel for the
+    inspector, or None when its checkpoint cannot be loaded."""
     try:
         model = caches.model(entry["path"])
     except Exception as e:  # noqa: BLE001
@@ -97,20 +91,18 @@ def model_map(ctx, i: int, entry: dict, settings: MapSettings, selected: list[in
         st.markdown(f"no labelled anomaly, so no AUC · the threshold flags **{flagged}** of {len(scores)} held-out "
                     f"normals (contamination {model.contamination:g})")
     ss[keys.separation(i)] = {"knn_auc": sep["knn_auc"], "silhouette": sep["silhouette"], "model_auc": auc}
-    pos = {int(j): r for r, j in enumerate(idx)}
-    rows = [pos[j] for j in selected if j in pos]
-    rings = [{"xy": proj["xy"][rows], "name": "selected", "symbol": "circle-open", "color": "black",
-              "size": 13}] if rows else None
-    fig = figures.latent_figure(proj["xy"], sp.y_test[idx], classes[idx], scores[idx], idx, settings.colour_by,
-                                height=470, zoom=settings.zoom, extra_points=rings,
-                                axis_titles=figures.axis_titles(proj))
-    frame = pd.DataFrame({"x": proj["xy"][:, 0], "y": proj["xy"][:, 1], "test_index": idx,
-                          "class": classes[idx], "anomaly": sp.y_test[idx], "score": scores[idx]})
     chart = keys.map_chart(i, entry["name"])
     here = {"dataset": ctx.dataset, "anomaly_class": ctx.anomaly_class}
-    display.show_figure(fig, key=chart, csv=frame, csv_name=f"latent-map-{entry['name']}-{settings.method}.csv",
-                        on_select=functools.partial(_on_select, chart, here),
-                        selection_mode=("points", "box", "lasso"))
+    store = projector.mount_samples(entry, settings.max_n, ctx.tabular,
+                                    ctx.ds.feature_names if ctx.tabular else None, stores)
+    data = scatter_component.map_data(proj["xy"], sp.y_test[idx], classes[idx], scores[idx], idx,
+                                      settings.colour_by, settings.zoom, figures.axis_titles(proj), store, selected,
+                                      projector.inspected(selected))
+    scatter_component.mount(data, key=chart, on_change=functools.partial(projector.on_pick, chart, here))
+    frame = pd.DataFrame({"x": proj["xy"][:, 0], "y": proj["xy"][:, 1], "test_index": idx,
+                          "class": classes[idx], "anomaly": sp.y_test[idx], "score": scores[idx]})
+    st.download_button("Download data (CSV)", frame.to_csv(index=False).encode(), mime="text/csv",
+                       file_name=f"latent-map-{entry['name']}-{settings.method}.csv", key=f"{chart}-csv")
     return panels.MapPanel(entry, model, sp, scores, classes)
 
 
@@ -126,26 +118,28 @@ def main() -> None:
     st.title("Latent map")
     st.caption("2-D projections of the test set's latent codes E(x), one panel per model, as in the paper's Fig. 2: "
                "simplex interpolation should pull the normal latents together and push the anomalies out. "
-               "Red = normal, blue = anomaly (the paper's colours). Click or lasso points to see the samples.")
+               "Red = normal, blue = anomaly (the paper's colours). Hover a point to see its sample; click it to "
+               "inspect it and list its nearest neighbours, shift-click to add points to the selection.")
     if not ctx.require_data() or not ctx.require_models():
         st.stop()
     settings = map_settings(ctx)
     selected = current_selection(ctx)
+    projector.clear_stale_inspected(selected)
     # the maps side by side, the sample inspector beside them (a projector's layout)
     cols = st.columns([3] * len(ctx.entries) + [2.6])
-    map_panels = []
+    map_panels, stores = [], set()
     for i, (col, entry) in enumerate(zip(cols, ctx.entries)):
         with col:
-            panel = model_map(ctx, i, entry, settings, selected)
+            panel = model_map(ctx, i, entry, settings, selected, stores)
         if panel is not None:
             map_panels.append(panel)
     if map_panels:
         with cols[-1]:
             panels.inspector(map_panels, selected, ctx.tabular, ctx.ds.feature_names if ctx.tabular else None)
     if selected and map_panels:
+        projector.neighbours_row(map_panels, projector.inspected(selected), settings.max_n, ctx.tabular)
         panels.thumbnails(map_panels, selected, ctx.tabular)
-        st.caption("Use them as anchors on the **Simplex explorer** page (anchor source: latent map selection). "
-                   "Double-click a map to clear the selection.")
+        projector.anchors_panel(selected)
     panels.timeline_section(ctx.entries)
     with st.expander("How the separation figures are computed"):
         st.markdown(HOW_IT_IS_COMPUTED)

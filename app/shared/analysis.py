@@ -142,3 +142,17 @@ def threshold_table(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict
     out = prf_at(y, flagged)
     out.update(flagged=int(flagged.sum()), n=int(len(flagged)))
     return out
+
+
+def nearest_latents(Z: np.ndarray, index: np.ndarray, j: int, k: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest neighbours of the sample `j` among the latents Z (rows of the test indices `index`),
+    Euclidean in the full latent space: (their test indices, their distances), nearest first, `j` itself left out;
+    empty when `j` is not among them."""
+    rows = np.flatnonzero(np.asarray(index) == j)
+    if not len(rows):
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    Z = np.asarray(Z, dtype=np.float64)
+    d = np.linalg.norm(Z - Z[rows[0]], axis=1)
+    d[rows[0]] = np.inf
+    order = np.argsort(d, kind="stable")[:min(k, len(d) - 1)]
+    return np.asarray(index)[order].astype(np.int64), d[order]

@@ -205,6 +205,18 @@ def separation(entry: dict, max_n: Optional[int] = 1000, seed: int = 0, k: int =
     return _separation(entry["path"], mtime(entry["path"]), max_n, seed, k)
 
 
+@st.cache_data(show_spinner=False, max_entries=256)
+def _neighbours(path: str, mtime_ns: int, max_n: Optional[int], seed: int, j: int, k: int):
+    idx, Z = _latents(path, mtime_ns, "test", max_n, seed)
+    return analysis.nearest_latents(Z, idx, j, k)
+
+
+def latent_neighbours(entry: dict, j: int, max_n: Optional[int] = 1000, seed: int = 0, k: int = 8):
+    """(test indices, distances) of the k nearest neighbours of test sample j among the map's latents (Euclidean
+    on E(x), not on the 2-D projection), nearest first; cached per model, sample, point and k."""
+    return _neighbours(entry["path"], mtime(entry["path"]), max_n, seed, int(j), int(k))
+
+
 @st.cache_data(show_spinner="Fitting the baseline…", max_entries=64)
 def baseline_scores(name: str, dataset_name: str, klass, seed: int, ddir, max_train: int = 5000) -> np.ndarray:
     """Test scores of a baseline of core.evaluation.baselines, fitted on (at most `max_train` of) the training
