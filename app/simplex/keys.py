@@ -72,3 +72,13 @@ def strip(i: int) -> str:
 # what the interpolant fragment records for tests and benchmarks
 READOUTS = "simplex_compare"  # {checkpoint path: {"decoded", "score", "d_inter"}} of the current weights
 FRAGMENT_MS = "simplex_ms"  # milliseconds from a weight change to the decoded images
+
+
+# edges in motion (`app/simplex/edges.py`): the edge, the number of frames, the speed, the downloads
+MOTION_EDGE = "sx_motion_edge"
+MOTION_FRAMES = "sx_motion_frames"
+MOTION_DURATION = "sx_motion_ms"
+MOTION_GIF = "sx_motion_gif"  # the download buttons
+MOTION_PNG = "sx_motion_png"
+MOTION_PLAYER = "sx_motion_player"  # the container of the animated GIF shown in the page
+MOTION_SIZES = "sx_motion_sizes"  # {"frames", "models", "gif_bytes", "png_bytes"} of the last assembly, for tests

@@ -6,7 +6,7 @@ import streamlit as st
 
 from app.shared import caches, catalogue, display, keys as shared_keys, sidebar
 from app.shared.labels import natural_key
-from app.simplex import keys, panels, readout_cache, state
+from app.simplex import edges, keys, panels, readout_cache, state
 
 ss = st.session_state
 ANCHOR_SOURCES = ["random", "by class", "by index", "latent map selection"]
@@ -142,6 +142,9 @@ def main() -> None:
         panels.mosaics(scene, widths)
     st.markdown("##### Along the edges between two anchors")
     panels.edge_strips(scene, widths)
+    if not ctx.tabular:
+        st.markdown("##### Edges in motion")
+        edges.edge_animation(scene)
 
 
 main()

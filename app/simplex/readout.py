@@ -71,3 +71,12 @@ def field_values(result: dict, field: str) -> Optional[np.ndarray]:
     if field not in FIELDS:
         raise ValueError(f"unknown field {field!r}; choose one of {list(FIELDS)}")
     return result.get(field)
+
+
+def edge_frames(model, Z_anchors: np.ndarray, a: int, b: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The edge from anchor a to anchor b in k evenly spaced steps: its weights (k, m), from (.., 1 at a, ..) to
+    (.., 1 at b, ..), and the model's decodes there (k, C, H, W), by `decode_points` (one decode for all k)."""
+    from app.simplex.animation import edge_weights
+
+    W = edge_weights(len(Z_anchors), a, b, k)
+    return W, decode_points(model, Z_anchors, W)

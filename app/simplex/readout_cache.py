@@ -1,14 +1,14 @@
 """The Simplex explorer's heavy results, computed once per server (Streamlit's caches are process-wide wherever
 the cached function lives): the anchors encoded and reconstructed by each compared model, and `readout.readout`
-of whole grids of weights (the heat maps, the mosaic, the edge strips) and the draggable simplex's preview tiles,
-keyed by the checkpoint's path and modification time like `app.shared.caches`."""
+of whole grids of weights (the heat maps, the mosaic, the edge strips), the draggable simplex's preview tiles and
+the frames of the edges in motion, keyed by the checkpoint's path and modification time like `app.shared.caches`."""
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
 from app.shared import caches, images
-from app.simplex.readout import decode_points, readout
+from app.simplex.readout import decode_points, edge_frames as _edge_decodes, readout
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -56,3 +56,16 @@ def preview_tiles(entry: dict, X_anchors: np.ndarray, weights: np.ndarray, input
     return _preview_tiles(entry["path"], caches.mtime(entry["path"]), np.ascontiguousarray(X_anchors),
                           np.ascontiguousarray(weights, dtype=np.float64),
                           tuple(float(v) for v in input_range), int(thumb))
+
+
+@st.cache_data(show_spinner="Decoding along the edge…", max_entries=128)
+def _edge_frames(path: str, mtime_ns: int, X_anchors: np.ndarray, a: int, b: int, k: int) -> tuple:
+    Z, _ = _encoded_anchors(path, mtime_ns, X_anchors)
+    return _edge_decodes(caches.model(path), Z, a, b, k)
+
+
+def edge_frames(entry: dict, X_anchors: np.ndarray, a: int, b: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """`readout.edge_frames`: the weights (k, m) from anchor a to anchor b and the model's decodes there, computed
+    once per (model, anchors, edge, k) and server."""
+    return _edge_frames(entry["path"], caches.mtime(entry["path"]), np.ascontiguousarray(X_anchors), int(a), int(b),
+                        int(k))
