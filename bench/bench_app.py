@@ -1,27 +1,30 @@
-"""Latency of the Streamlit lab on the shipped digits checkpoints (informational: nothing is asserted).
+"""Latency of the Streamlit lab on the shipped digits checkpoints, in a real browser (issue 20, must-have 5).
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_app.py [--repeats 15]
+    .venv/bin/python bench/bench_app.py [--quick] [--server]
 
-Prints, each as a measured time and as a ratio against a reference measured in the same process:
-  1. app start to the first full render (AppTest run of the main page, cold caches; target < 5 s),
-     reference: a bare AppTest of a one-line page;
-  2. a simplex weight change to the new decoded images, server side (target < 50 ms): the time inside the
-     page's fragment from its start to the decoded image of every compared model, with its anomaly score and
-     D_inter readout (what a slider move costs: only the fragment reruns),
-     plus the full page rerun as an upper bound; reference: one bare `model.decode` call;
-  3. a cached latent-map re-render (target < 200 ms): an AppTest rerun of the main page with every projection
-     cached (recolouring the maps); reference: a bare AppTest rerun of the one-line page;
-  4. warm page renders, per page (target < 2 s on an idle 2-core machine):
-     a. server side: an AppTest run of the page in a session that has seen it (the page script alone);
-     b. in the browser (when Debian's chromium and playwright are installed; --no-browser skips it): from
-        navigation to the page's last element on screen, by a click on its sidebar link and by a full reload
-        (bench/render_timing.py, shared with tests/test_browser.py). The machine's load average is printed
-        beside them: on a loaded machine every figure stretches.
+Starts its own lab server on a free loopback port (bench/render_timing.py, as the browser tests do) with an empty
+runs folder holding one extra digits model (class 1's m2 relabelled as class 0, so that the sidebar offers four
+models of class 0), drives Debian's chromium with Playwright, and prints, each with its target and PASS/FAIL and
+the load average before and after it (the same lines go to results/bench/app.txt):
+  1. first full render after a cold server start (warm disk cache): from navigation to the Latent map's three
+     maps on screen with Streamlit idle (target < 5 s on an idle 2-core machine);
+  2. a page change: from a click on another page's link in the sidebar to that page fully drawn (its last
+     elements on screen, nothing running or stale), every page visited once before (target < 1 s, median);
+  3. a drag on the Simplex explorer with four compared models: a requestAnimationFrame counter in the page counts
+     the frames, the pointer moves in each, and on how many every model's preview `src` changed, while the mouse
+     moves for ~2 s in steps of one preview-grid cell around a loop in the triangle; the figure is the share of
+     the frames with pointer movement on which every model's preview updated (target > 90 %);
+  4. release to exact decode with four compared models: from mouse up to the server's exact decode image of
+     every model changing in the page (target < 300 ms, median over several releases).
+The targets are for an idle machine: on a loaded one (load average printed) every figure stretches.
+--server adds the older server-side figures (AppTest: start, weight change in the fragment, cached latent map
+re-render, warm page scripts), informational only.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -32,11 +35,247 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))  # render_timing
+import render_timing  # noqa: E402
+
 APP = ROOT / "app" / "main.py"
+OUT = ROOT / "results" / "bench" / "app.txt"
+MODELS = 4
+EXTRA = ("digits-c1-m2", "bench-digits-c1-m2-as-c0")  # the fourth model of class 0, in the bench's runs folder
+PREVIEWS = ".sxd-preview img"  # inside the components' shadow roots (Playwright's CSS locators pierce them)
+EXACT = [f".st-key-sx_decoded-{i} img" for i in range(MODELS)]
+VIEWBOX, VERTICES = (280, 286), [(140, 56), (38, 232), (242, 232)]  # drag_component.GEOMETRY[3]
+GRID = 20  # weights.preview_grid's divisions: one cell is 1/20 of an edge
+LINES: list[str] = []
 
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:8.1f} ms"
+
+
+def load() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def report(name: str, value: str, target: str, ok: bool, before: str, detail: str = "") -> None:
+    """One figure: value, target, verdict, load average (1/5/15 min) before and after its measurement."""
+    text = (f"{name:<44} {value:>11}  target {target:<9} {'PASS' if ok else 'FAIL'}  "
+            f"load {before} -> {load()}" + (f"\n     {detail}" if detail else ""))
+    LINES.append(text)
+    print(text, flush=True)
+
+
+def wait_for(condition, timeout: float = 60.0, every: float = 0.01) -> bool:
+    end = time.perf_counter() + timeout
+    while time.perf_counter() < end:
+        if condition():
+            return True
+        time.sleep(every)
+    return False
+
+
+def settle(page) -> None:
+    """Until no rerun is running and nothing is stale (twice, 0.3 s apart: a rerun may follow a rerun)."""
+    for _ in range(2):
+        assert wait_for(lambda: page.locator(render_timing.LOADING).count() == 0, timeout=120, every=0.05)
+        time.sleep(0.3)
+
+
+def runs_folder(work: str) -> str:
+    runs = os.path.join(work, "runs")
+    os.makedirs(runs)
+    src, name = ROOT / "checkpoints" / EXTRA[0], EXTRA[1]
+    shutil.copyfile(f"{src}.safetensors", os.path.join(runs, f"{name}.safetensors"))
+    sidecar = Path(f"{src}.json").read_text().replace('"anomaly_class": 1,', '"anomaly_class": 0,', 1)
+    Path(runs, f"{name}.json").write_text(sidecar)
+    return runs
+
+
+def first_render(page, url: str) -> None:
+    """1. A cold server (started just before): navigation to the Latent map fully drawn."""
+    before = load()
+    path, title, ready = render_timing.PAGES["latent_map"]
+    t0 = time.perf_counter()
+    page.goto(f"{url}/{path}")
+    took = render_timing.rendered_at(page, title, ready, timeout=300) - t0
+    report("1. cold start -> first full render", ms(took), "< 5000 ms", took < 5, before,
+           "navigation to the Latent map's 3 maps on screen, Streamlit idle; the server had just become healthy")
+
+
+def page_changes(browser, url: str, repeats: int) -> None:
+    """2. Clicks on another page's sidebar link, every page warm (bench/render_timing.warm_render_times)."""
+    before = load()
+    times = render_timing.warm_render_times(browser, url, repeats, kinds=("navigate",))
+    med = statistics.median(t["navigate"] for t in times.values())
+    per_page = ", ".join(f"{name} {t['navigate'] * 1000:.0f}" for name, t in times.items())
+    report("2. page change (median over pages)", ms(med), "< 1000 ms", med < 1, before,
+           f"per page, median of {repeats} click(s), ms: {per_page}")
+
+
+def four_models(page, url: str) -> None:
+    """The Simplex explorer with the fourth model added in the sidebar's Models multiselect."""
+    page.goto(f"{url}/simplex")
+    assert wait_for(lambda: page.locator(EXACT[2]).count() == 1, timeout=300), "the explorer did not render"
+    settle(page)
+    page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"] input').first.click()
+    page.locator('[role="option"]', has_text=EXTRA[1]).first.click()
+    page.keyboard.press("Escape")
+    assert wait_for(lambda: page.locator(PREVIEWS).count() == MODELS and page.locator(EXACT[-1]).count() == 1,
+                    timeout=300), "the explorer did not show four models"
+    assert wait_for(lambda: all(s.startswith("data:image/png") for s in previews(page)), timeout=60)
+    settle(page)
+
+
+def previews(page) -> list[str]:
+    return page.locator(PREVIEWS).evaluate_all("els => els.map(e => e.getAttribute('src') || '')")
+
+
+def exact(page) -> list[str]:
+    return [page.locator(sel).get_attribute("src") or "" for sel in EXACT]
+
+
+def screen_point(page, w) -> tuple[float, float]:
+    """Where the weights w lie on the component's triangle, in page pixels (the SVG keeps its aspect ratio)."""
+    box = page.locator(".sxd-svg").bounding_box()
+    scale = min(box["width"] / VIEWBOX[0], box["height"] / VIEWBOX[1])
+    x0 = box["x"] + (box["width"] - VIEWBOX[0] * scale) / 2
+    y0 = box["y"] + (box["height"] - VIEWBOX[1] * scale) / 2
+    return (x0 + sum(wi * v[0] for wi, v in zip(w, VERTICES)) * scale,
+            y0 + sum(wi * v[1] for wi, v in zip(w, VERTICES)) * scale)
+
+
+def grid_loop() -> list[tuple[float, float, float]]:
+    """Grid points around the triangle (2,2,16)/20 -> (16,2,2)/20 -> (2,16,2)/20: one cell per step, no reversal."""
+    corners = [(2, 2, 16), (16, 2, 2), (2, 16, 2)]
+    loop = []
+    for a, b in zip(corners, corners[1:] + corners[:1]):
+        loop += [tuple((ai + (bi - ai) * k / 14) / GRID for ai, bi in zip(a, b)) for k in range(14)]
+    return loop
+
+
+FRAME_COUNTER = """(root) => {
+  const s = window.__benchFrames = {frames: [], moves: 0, on: true};
+  window.addEventListener("pointermove", () => { s.moves++; }, true);
+  const srcs = () => Array.from(root.getRootNode().querySelectorAll(".sxd-preview img"), (i) => i.src);
+  let last = srcs();
+  const tick = () => {
+    const now = srcs();
+    s.frames.push([s.moves, now.filter((v, i) => v !== last[i]).length, now.length]);
+    s.moves = 0; last = now;
+    if (s.on) requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+}"""
+
+
+def drag_frames(page, seconds: float) -> None:
+    """3. The share of frames with pointer movement on which every model's preview changed."""
+    before = load()
+    loop = grid_loop()
+    points = [screen_point(page, w) for w in loop]
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    page.locator(".sxp").first.evaluate(FRAME_COUNTER)
+    t_end, k = time.perf_counter() + seconds, 1
+    while time.perf_counter() < t_end:
+        page.mouse.move(*points[k % len(points)])
+        k += 1
+    frames = page.evaluate("() => { window.__benchFrames.on = false; return window.__benchFrames.frames; }")
+    page.mouse.up()
+    moved = [f for f in frames if f[0] > 0]
+    every = sum(1 for f in moved if f[1] == f[2] == MODELS)
+    partial = sum(1 for f in frames if 0 < f[1] < f[2])
+    share = every / len(moved) if moved else 0.0
+    report(f"3. drag: frames where all {MODELS} previews update", f"{share * 100:7.1f} %", "> 90 %", share > 0.9,
+           before, f"{len(frames)} frames in {seconds:.1f} s ({len(frames) / seconds:.0f}/s), {len(moved)} with pointer "
+           f"movement ({k - 1} moves), {every} of them with every preview changed, {partial} frames with only some "
+           f"changed; over all frames {sum(1 for f in frames if f[1] == MODELS) / max(1, len(frames)) * 100:.1f} %")
+    settle(page)
+
+
+def releases(page, repeats: int) -> None:
+    """4. Mouse up to the exact decode of every model changed in the page."""
+    before = load()
+    ends = [(0.6, 0.2, 0.2), (0.2, 0.6, 0.2), (0.2, 0.2, 0.6), (0.4, 0.4, 0.2), (0.2, 0.4, 0.4), (0.4, 0.2, 0.4)]
+    times = []
+    for r in range(repeats):
+        start, end = ends[r % len(ends)], ends[(r + 1) % len(ends)]
+        shown = exact(page)
+        page.mouse.move(*screen_point(page, start))
+        page.mouse.down()
+        page.mouse.move(*screen_point(page, end), steps=8)
+        t0 = time.perf_counter()
+        page.mouse.up()
+        assert wait_for(lambda: all(a != b for a, b in zip(exact(page), shown)), timeout=60, every=0.005), \
+            "the exact decodes did not follow the release"
+        times.append(time.perf_counter() - t0)
+        settle(page)
+    med = statistics.median(times)
+    report(f"4. release -> exact decode ({MODELS} models)", ms(med), "< 300 ms", med < 0.3, before,
+           f"median of {repeats} releases; each, ms: " + ", ".join(f"{t * 1000:.0f}" for t in times))
+
+
+def browser_figures(quick: bool) -> None:
+    from playwright.sync_api import sync_playwright
+
+    work = tempfile.mkdtemp(prefix="maesi-bench-app-")
+    proc, url = render_timing.start_server(runs_folder(work), os.path.join(work, "streamlit.log"))
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(render_timing.CHROMIUM),
+                                         args=render_timing.CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1500, "height": 1400})
+                first_render(page, url)
+                page_changes(browser, url, 1 if quick else 3)
+                four_models(page, url)
+                page.locator(".sxd-svg").scroll_into_view_if_needed()
+                drag_frames(page, 2.0)
+                releases(page, 3 if quick else 7)
+            finally:
+                browser.close()
+    finally:
+        render_timing.stop_server(proc)
+
+
+def header(args) -> str:
+    cpus = os.cpu_count() or 1
+    busy = os.getloadavg()[0] > 0.5 * cpus
+    return (f"maesi lab bench, {time.strftime('%Y-%m-%d %H:%M')}: {cpus} CPU(s), headless chromium, "
+            f"{'--quick' if args.quick else 'full'} repeats; load average (1/5/15 min) {load()}"
+            + (f"\nmeasured UNDER LOAD ({args.note or 'load average above half the CPUs'}): the targets are for an "
+               "idle machine" if busy or args.note else ""))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="fewer page changes and releases")
+    p.add_argument("--server", action="store_true", help="also the older server-side (AppTest) figures")
+    p.add_argument("--note", default="", help="why the machine is loaded, printed in the header")
+    p.add_argument("--repeats", type=int, default=15, help="repeats of the server-side figures")
+    args = p.parse_args(argv)
+    if not (ROOT / "checkpoints" / "manifest.json").exists():
+        print("checkpoints/manifest.json is missing: train the shipped checkpoints first", file=sys.stderr)
+        return 1
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        print("the playwright package is not installed", file=sys.stderr)
+        return 1
+    if not render_timing.CHROMIUM.exists():
+        print(f"{render_timing.CHROMIUM} is absent: apt-get install -y chromium", file=sys.stderr)
+        return 1
+    LINES.append(header(args))
+    print(LINES[0], "\n", flush=True)
+    t0 = time.perf_counter()
+    browser_figures(args.quick)
+    LINES.append(f"bench time {time.perf_counter() - t0:.0f} s; load average after {load()}")
+    print(LINES[-1])
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text("\n".join(LINES) + "\n")
+    print(f"written to {OUT.relative_to(ROOT)}")
+    if args.server:
+        server_side(args.repeats)
+    return 0
 
 
 def median_time(fn, repeats: int) -> float:
@@ -48,124 +287,39 @@ def median_time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-LINES: list[str] = []  # printed in the order 1, 2, 3 at the end (they are measured in the order 1, 3, 2)
-
-
-def line(name: str, value: float, ref: float, ref_name: str, target: float) -> None:
-    verdict = "ok" if value < target else "over target"
-    LINES.append(f"{name:<46} {ms(value)}  = {value / ref:7.1f} x {ref_name} ({ms(ref).strip()})  "
-                 f"target < {target * 1000:.0f} ms: {verdict}")
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--repeats", type=int, default=15)
-    p.add_argument("--no-browser", action="store_true", help="skip the browser's warm page renders")
-    args = p.parse_args(argv)
-    if not (ROOT / "checkpoints" / "manifest.json").exists():
-        print("checkpoints/manifest.json is missing: train the shipped checkpoints first", file=sys.stderr)
-        return 1
+def server_side(repeats: int) -> None:
+    """Informational: the page scripts alone, in AppTest (cold start, cached re-render, fragment, warm pages)."""
     os.environ["MAESI_RUNS"] = tempfile.mkdtemp(prefix="maesi-bench-runs-")
     import torch
 
     torch.set_num_threads(1)
     from streamlit.testing.v1 import AppTest
 
-    print(f"maesi lab bench: {os.cpu_count()} CPU(s), torch threads {torch.get_num_threads()}, "
-          f"{args.repeats} repeats (medians)\n")
-
-    # reference: a bare page (the first run pays Streamlit's own start-up, as the app's first run does)
-    bare = AppTest.from_string("import streamlit as st\nst.write('hello')", default_timeout=60)
-    t0 = time.perf_counter()
-    bare.run()
-    bare_first = time.perf_counter() - t0
-    bare_rerun = median_time(bare.run, args.repeats)
-
-    # 1. start to first full render (cold caches: imports, model loads, encodings, projections)
+    print(f"\nserver side (AppTest, informational; {repeats} repeats, medians)")
     at = AppTest.from_file(str(APP), default_timeout=300)
     t0 = time.perf_counter()
     at.run()
-    start = time.perf_counter() - t0
+    print(f"   app start -> first full render (cold caches)    {ms(time.perf_counter() - t0)}")
     assert not at.exception, [e.value for e in at.exception]
-    line("1. app start -> first full render", start, bare_first, "bare first run", 5.0)
-
-    # 3. cached latent map re-render: recolour the three maps (projections come from the cache)
-    colours = iter(["class", "anomaly"] * args.repeats)
+    colours = iter(["class", "anomaly"] * (repeats + 1))
 
     def recolour():
         at.radio(key="map_colour").set_value(next(colours)).run()
 
-    recolour()  # warm
-    cached = median_time(recolour, args.repeats)
-    line("3. cached latent map re-render (3 maps)", cached, bare_rerun, "bare rerun", 0.2)
-
-    # 2. weight change -> decoded image
+    recolour()
+    print(f"   cached latent map re-render (3 maps)            {ms(median_time(recolour, repeats))}")
     at.switch_page("simplex/page.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    values = iter([0.2, 0.7] * (args.repeats + 1))
-    inside, full = [], []
-    for _ in range(args.repeats):
-        slider = at.slider(key="sx_w0")
-        t0 = time.perf_counter()
-        slider.set_value(next(values)).run()
-        full.append(time.perf_counter() - t0)
+    values, inside = iter([0.2, 0.7] * (repeats + 1)), []
+    for _ in range(repeats):
+        at.slider(key="sx_w0").set_value(next(values)).run()
         inside.append(at.session_state["simplex_ms"] / 1000)
-    from app.simplex import weights
-    from core import MirroredAE
-
-    model = MirroredAE.load(at.session_state["sx_model"], device="cpu")
-    z = model.encode(model.decode(torch.zeros(1, model.config_.arch.latent_dim).numpy()))
-    decode_ref = median_time(lambda: model.decode(weights.mix_latents(z, [1.0])), args.repeats)
-    n_models = len(at.session_state["simplex_compare"])  # the comparison view: every selected model decodes
-    line(f"2. weight change -> {n_models} decoded images (fragment)", statistics.median(inside), decode_ref,
-         "bare decode", 0.05)
-    LINES.append(f"{'   full simplex page rerun (upper bound)':<46} {ms(statistics.median(full))}  "
-                 f"= {statistics.median(full) / bare_rerun:7.1f} x bare rerun ({ms(bare_rerun).strip()})")
-    print("\n".join(sorted(LINES, key=lambda s: s.lstrip()[0] if s.lstrip()[0].isdigit() else "2")))
-
-    # 4a. warm page renders, server side: the page script in a session whose caches hold everything
-    print(f"\n4. warm page renders (target < 2 s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
-    for name in PAGE_SCRIPTS:
-        at.switch_page(f"{name}/page.py").run()  # warm: models, scores, projections, baselines
+    n = len(at.session_state["simplex_compare"])
+    print(f"   weight change -> {n} decoded images (fragment)    {ms(statistics.median(inside))}")
+    for name in ("latent_map", "simplex", "roc", "score", "models"):
+        at.switch_page(f"{name}/page.py").run()
         assert not at.exception, (name, [e.value for e in at.exception])
-        warm = median_time(lambda: at.switch_page(f"{name}/page.py").run(), max(3, args.repeats // 3))
-        print(f"   {'a. server, ' + name:<43} {ms(warm)}  target < 2000 ms: {'ok' if warm < 2 else 'over target'}")
-    if not args.no_browser:
-        browser_renders()
-    return 0
-
-
-PAGE_SCRIPTS = ("latent_map", "simplex", "roc", "score", "models")
-
-
-def browser_renders(repeats: int = 3) -> None:
-    """4b: warm renders in Debian's chromium, from navigation to each page's last element."""
-    import render_timing
-
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        print("   b. browser: skipped (the playwright package is not installed)")
-        return
-    if not render_timing.CHROMIUM.exists():
-        print(f"   b. browser: skipped ({render_timing.CHROMIUM} is absent)")
-        return
-    work = tempfile.mkdtemp(prefix="maesi-bench-browser-")
-    proc, url = render_timing.start_server(os.path.join(work, "runs"), os.path.join(work, "streamlit.log"))
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(render_timing.CHROMIUM),
-                                         args=render_timing.CHROMIUM_ARGS)
-            try:
-                times = render_timing.warm_render_times(browser, url, repeats)
-            finally:
-                browser.close()
-    finally:
-        render_timing.stop_server(proc)
-    for name, t in times.items():
-        verdict = "ok" if max(t.values()) < 2 else "over target"
-        print(f"   {'b. browser, ' + name:<43} navigate {ms(t['navigate'])}, reload {ms(t['reload'])}  "
-              f"target < 2000 ms: {verdict}")
+        warm = median_time(lambda: at.switch_page(f"{name}/page.py").run(), max(3, repeats // 3))
+        print(f"   warm page script, {name:<29} {ms(warm)}")
 
 
 if __name__ == "__main__":

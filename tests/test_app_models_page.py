@@ -342,24 +342,29 @@ def test_missing_dataset_gives_a_message_not_a_crash(page):
 # ------------------------------------------------------------------ tabular data (needs the shared data)
 
 
-def test_tabular_pages_with_thyroid(shared_data, monkeypatch):
+def test_tabular_pages_with_a_shipped_tabular_model(shared_data, monkeypatch):
+    """Arrhythmia: a shipped tabular model (Thyroid ships none: no setting trained it healthy on its development
+    partition, scripts/make_checkpoints.py)."""
+    import json
+
     from core.checkpoints.manifest import find, scan_folder
 
-    if not find(scan_folder(CHECKPOINTS), "thyroid"):
-        pytest.skip("no shipped thyroid checkpoint yet")
+    assert find(scan_folder(CHECKPOINTS), "arrhythmia"), "the shipped arrhythmia checkpoints are missing"
+    width = json.loads((CHECKPOINTS / "arrhythmia-call-m3.json").read_text())["input_shape"][0]
     monkeypatch.setenv("MAESI_DATA", str(shared_data))
     at = AppTest.from_file(str(APP), default_timeout=180).run()
-    at.selectbox(key="dataset").set_value("thyroid").run()
+    at.selectbox(key="dataset").set_value("arrhythmia").run()
     no_errors(at)
     assert at.selectbox(key="anomaly_class").value == "all"
     for page in ("simplex", "roc", "score"):
         at.switch_page(f"{page}/page.py").run()
         no_errors(at)
-    at.file_uploader(key="score_files").set_value([("rows.csv", b"1,2,3,4,5,6\n0,0,0,0,0,0\n", "text/csv")]).run()
+    rows = (",".join(["1"] * width) + "\n" + ",".join(["0"] * width) + "\n").encode()
+    at.file_uploader(key="score_files").set_value([("rows.csv", rows, "text/csv")]).run()
     no_errors(at)
     assert len(at.session_state["score_result"]) == 2
     at.file_uploader(key="score_files").set_value([("rows.csv", b"1,2,3\n", "text/csv")]).run()
-    assert any("`rows.csv`: has 3 column(s) but the model takes 6 features" in e.value for e in at.error)
+    assert any(f"`rows.csv`: has 3 column(s) but the model takes {width} features" in e.value for e in at.error)
 
 
 def test_image_pages_with_shipped_mnist(shared_data, monkeypatch):
