@@ -1,6 +1,8 @@
 """The development partition (core.evaluation.protocols.development_split): fixed once per dataset, disjoint from
 every reported test split, and the only rows the validation seeds draw from. Datasets of ../shared/data are
 checked when present (skipped with the reason otherwise); the embedded digits always."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -11,9 +13,13 @@ from core.evaluation.protocols import (VALIDATION_SEEDS, _rows, development_spli
 REPORTED_SEEDS = range(5)
 
 
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # as tests/conftest.py finds it
+
+
 def _loaded(name):
+    """The dataset from ../shared/data (the embedded digits need none); skipped with the reason when absent."""
     try:
-        return load_dataset(name)
+        return load_dataset(name, data_dir=SHARED_DATA if SHARED_DATA.is_dir() else None)
     except Exception as e:  # noqa: BLE001: a dataset whose files are not here
         pytest.skip(f"{name}: {str(e).splitlines()[0]}")
 
