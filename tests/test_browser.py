@@ -9,17 +9,13 @@ Screenshots go to test-artifacts/ (git-ignored).
 """
 import json
 import os
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-import render_timing  # noqa: E402
+from browser_testing import ROOT, render_timing, require_browser  # noqa: E402
 
 CHROMIUM = render_timing.CHROMIUM
 ARTIFACTS = ROOT / "test-artifacts"
@@ -28,12 +24,7 @@ LOADING = render_timing.LOADING
 # bench/bench_app.py and written to test-artifacts/warm-render.json); it catches a page that stalls.
 WARM_RENDER_LIMIT_S = 10.0
 
-if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium)",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright python package is not installed")
-if not (ROOT / "checkpoints" / "manifest.json").exists():
-    pytest.skip("checkpoints/manifest.json is missing: train the shipped checkpoints first", allow_module_level=True)
+sync_api = require_browser()
 
 
 @pytest.fixture(scope="module")

@@ -7,62 +7,29 @@ component renders in an open shadow root, which Playwright's CSS locators pierce
     .venv/bin/python -m pytest -m browser tests/test_browser_projector.py
 """
 import json
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-import render_timing  # noqa: E402
+from browser_testing import lab_page, settle, wait_for, require_browser  # noqa: E402
 
-CHROMIUM = render_timing.CHROMIUM
-
-if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium)",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright python package is not installed")
-if not (ROOT / "checkpoints" / "manifest.json").exists():
-    pytest.skip("checkpoints/manifest.json is missing: train the shipped checkpoints first", allow_module_level=True)
+require_browser()
 
 MAPS = 3
 
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    proc, url = render_timing.start_server(tmp_path_factory.mktemp("runs"),
-                                           tmp_path_factory.mktemp("log") / "streamlit.log")
-    try:
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=render_timing.CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1500, "height": 1400})
-            page.goto(url)
-            assert wait_for(lambda: page.locator(".lmp").count() == MAPS
-                            and page.locator(".lmp").nth(MAPS - 1).locator(".lmp-point").count() > 100,
-                            timeout=180), "the maps did not render"
-            settle(page)
-            yield page
-            browser.close()
-    finally:
-        render_timing.stop_server(proc)
+    with lab_page(tmp_path_factory) as (page, url):
+        page.goto(url)
+        assert wait_for(lambda: page.locator(".lmp").count() == MAPS
+                        and page.locator(".lmp").nth(MAPS - 1).locator(".lmp-point").count() > 100,
+                        timeout=180), "the maps did not render"
+        settle(page, timeout=60)
+        yield page
 
 
-def wait_for(condition, timeout: float = 30.0, every: float = 0.1) -> bool:
-    end = time.time() + timeout
-    while time.time() < end:
-        if condition():
-            return True
-        time.sleep(every)
-    return False
-
-
-def settle(page) -> None:
-    assert wait_for(lambda: page.locator(render_timing.LOADING).count() == 0, timeout=60)
-    time.sleep(0.3)
-    assert wait_for(lambda: page.locator(render_timing.LOADING).count() == 0, timeout=60)
 
 
 def selected(page, i: int = 0) -> list[int]:

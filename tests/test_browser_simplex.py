@@ -9,27 +9,16 @@ CSS locators pierce. The release-to-exact-decode time goes to test-artifacts/sim
     .venv/bin/python -m pytest -m browser tests/test_browser_simplex.py
 """
 import json
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-import render_timing  # noqa: E402
+from browser_testing import ROOT, lab_page, settle, wait_for, require_browser  # noqa: E402
 
-CHROMIUM = render_timing.CHROMIUM
+require_browser()
 ARTIFACTS = ROOT / "test-artifacts"
-
-if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium)",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright python package is not installed")
-if not (ROOT / "checkpoints" / "manifest.json").exists():
-    pytest.skip("checkpoints/manifest.json is missing: train the shipped checkpoints first", allow_module_level=True)
 
 MODELS = 3  # the sidebar's default selection on the digits: no / 2-point / 3-point interpolation
 PREVIEWS = ".sxd-preview img"  # inside the component's shadow root
@@ -42,38 +31,16 @@ FRAMES = []  # what the server sent over the websocket (protobuf ForwardMsgs)
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    proc, url = render_timing.start_server(tmp_path_factory.mktemp("runs"),
-                                           tmp_path_factory.mktemp("log") / "streamlit.log")
-    try:
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=render_timing.CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1500, "height": 1400})
-            page.on("websocket", lambda ws: ws.on("framereceived", lambda f: FRAMES.append(f)))
-            page.goto(url + "/simplex")
-            assert wait_for(lambda: page.locator(PREVIEWS).count() == MODELS
-                            and page.locator(EXACT[-1]).count() == 1, timeout=240), "the explorer did not render"
-            assert wait_for(lambda: all(src.startswith("data:image/png") for src in previews(page)))
-            settle(page)
-            yield page
-            browser.close()
-    finally:
-        render_timing.stop_server(proc)
+    with lab_page(tmp_path_factory) as (page, url):
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda f: FRAMES.append(f)))
+        page.goto(url + "/simplex")
+        assert wait_for(lambda: page.locator(PREVIEWS).count() == MODELS
+                        and page.locator(EXACT[-1]).count() == 1, timeout=240), "the explorer did not render"
+        assert wait_for(lambda: all(src.startswith("data:image/png") for src in previews(page)))
+        settle(page)
+        yield page
 
 
-def wait_for(condition, timeout: float = 60.0, every: float = 0.05) -> bool:
-    end = time.time() + timeout
-    while time.time() < end:
-        if condition():
-            return True
-        time.sleep(every)
-    return False
-
-
-def settle(page) -> None:
-    """Until no rerun is running and nothing is stale."""
-    assert wait_for(lambda: page.locator(render_timing.LOADING).count() == 0, timeout=120)
-    time.sleep(0.3)
-    assert wait_for(lambda: page.locator(render_timing.LOADING).count() == 0, timeout=120)
 
 
 def previews(page) -> list[str]:
