@@ -43,7 +43,7 @@ def inspector(panels: list[MapPanel], selected: list[int], tabular: bool, featur
     Streamlit's charts report clicks and selections, not hovers, so the inspector follows the last click."""
     st.markdown("##### Sample")
     if not selected:
-        st.caption("Click a point on any map (shift-click or lasso for several) to see the sample here with each "
+        st.caption("Click a point on any map (shift-click to add more) to see the sample here with each "
                    "model's reconstruction and score. Hovering shows its index, class and score.")
         return
     j = int(st.selectbox("Selected sample", selected, key=keys.INSPECTED, format_func=lambda i: _sample_line(panels, i))

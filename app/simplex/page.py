@@ -72,7 +72,7 @@ def _anchors_from_the_map(ctx, sp, m: int) -> list[int]:
     if same and len(picked.get("indices", [])) >= m:
         st.caption(f"The first {m} of the {len(picked['indices'])} points selected on the Latent map page.")
         return [int(i) for i in picked["indices"][:m]]
-    st.info(f"Select at least {m} points on the **Latent map** page (click with shift, or lasso) to use them "
+    st.info(f"Select at least {m} points on the **Latent map** page (click one, shift-click the others) to use them "
             f"as anchors; random anchors meanwhile.")
     return _random_anchors(sp, m, True)
 
