@@ -28,4 +28,4 @@ RUN useradd --create-home maesi
 USER maesi
 EXPOSE 8501
 HEALTHCHECK CMD python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health')"
-CMD ["streamlit", "run", "app/main.py", "--server.address=0.0.0.0", "--server.port=8501", "--server.headless=true"]
+CMD ["python", "-m", "app", "--server.address=0.0.0.0", "--server.port=8501", "--server.headless=true"]

@@ -16,8 +16,6 @@ import streamlit as st  # noqa: E402
 
 from app.shared import catalogue, display, guard, jobs, keys, projection_store, sidebar  # noqa: E402
 
-projection_store.warm_up_in_background()  # once per server: UMAP's compiled code ready before it is asked for
-
 st.set_page_config(page_title="maesi lab", page_icon=":material/scatter_plot:", layout="wide")
 
 PAGES = [
@@ -46,3 +44,6 @@ if st.session_state[keys.CONTEXT] is None:
 display.flash()
 with guard.page_guard(f"the {page.title} page"):
     page.run()
+# once per server, after its first page is drawn (started earlier, it competed with that page for the CPU and the
+# GIL): UMAP's compiled code ready before it is asked for
+projection_store.warm_up_in_background()

@@ -41,16 +41,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(runs_dir: str, log_path: str) -> tuple[subprocess.Popen, str]:
+def start_server(runs_dir: str, log_path: str, launcher: bool = False) -> tuple[subprocess.Popen, str]:
     """A headless lab server on a free port (one torch thread, no data dir, `runs_dir` as MAESI_RUNS), started
-    in the repository root so that `.streamlit/config.toml` applies; returns (process, url) once healthy."""
+    in the repository root so that `.streamlit/config.toml` applies; returns (process, url) once healthy.
+    launcher: through `python -m app` (the libraries imported before the server answers) instead of
+    `streamlit run app/main.py`. The seconds from the start to healthy are `process.healthy_after`."""
     port = free_port()
     env = dict(os.environ, OMP_NUM_THREADS="1", MAESI_RUNS=str(runs_dir))
     env.pop("MAESI_DATA", None)
     log = open(log_path, "w+")
+    command = [sys.executable, "-m", "app"] if launcher else [sys.executable, "-m", "streamlit", "run", "app/main.py"]
+    t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none"],
+        command + ["--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+                   "--server.fileWatcherType", "none"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     for _ in range(240):
@@ -59,6 +63,7 @@ def start_server(runs_dir: str, log_path: str) -> tuple[subprocess.Popen, str]:
             raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{log.read()[-3000:]}")
         try:
             if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read().strip() == b"ok":
+                proc.healthy_after = time.perf_counter() - t0
                 return proc, url
         except OSError:
             time.sleep(0.5)

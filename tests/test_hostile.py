@@ -278,3 +278,34 @@ def test_a_huge_sidecar_shape_allocates_nothing(digits, tmp_path):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert "parameters" in result["error"]
     assert result["after"] - result["before"] < 100, result  # MB
+
+
+def test_meta_measurements_are_remembered_on_disk_and_a_bad_memo_is_measured_again(tmp_path, monkeypatch):
+    """The disk memo of the meta-device measurements (a cold lab server skips the meta device with it) gives what
+    a fresh measurement gives; a malformed or hostile memo file is measured again, never trusted."""
+    from core.checkpoints import sidecar
+    from core.method import activations
+    from core.method.config import make_config
+
+    monkeypatch.setenv("MAESI_CACHE", str(tmp_path))
+    cfg, shape = make_config("digits"), (1, 8, 8)
+    fresh = sidecar._measure(cfg, shape)
+    assert sidecar._measure_remembered(cfg, shape) == fresh
+    path = sidecar._memo_path(cfg, shape)
+    assert path.exists() and path.is_relative_to(tmp_path)
+    assert sidecar._measure_remembered(cfg, shape) == fresh  # read back from the memo
+    for bad in ('{"parameters": 1, "activations": 2, "tensors": {"w": [[-1], "float32"]}}', "[1, 2]", "{", "",
+                '{"parameters": "many", "activations": 2, "tensors": {}}', '{"parameters": 1}'):
+        path.write_text(bad)
+        assert sidecar._measure_remembered(cfg, shape) == fresh
+    # another config or shape is another memo
+    assert sidecar._memo_path(make_config("digits", interpolation=2), shape) != path
+    assert sidecar._memo_path(cfg, (1, 16, 16)) != path
+    # the scoring budget's memo: the same value as a fresh count, and a hostile memo is counted again
+    count = activations._measure(cfg, shape, 4)
+    assert activations._measure_remembered(cfg, shape, 4) == count
+    memos = list((tmp_path / "measurements" / "scoring_bytes").glob("*.json"))
+    assert len(memos) == 1
+    for bad in ("-5", '"1e99"', "1.5", "true"):
+        memos[0].write_text(bad)
+        assert activations._measure_remembered(cfg, shape, 4) == count

@@ -6,6 +6,8 @@ import tomllib
 from importlib import import_module
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
@@ -41,3 +43,27 @@ def test_ci_runs_the_maesi_command_only_after_the_requirements_it_imports():
     first = {what: next(i for i, line in enumerate(lines) if what in line and not line.lstrip().startswith(("#", "echo")))
              for what in ("-r requirements-dev.txt", "maesi --help")}
     assert first["-r requirements-dev.txt"] < first["maesi --help"]
+
+
+def test_the_launcher_imports_the_libraries_then_hands_its_options_to_streamlit_run(monkeypatch):
+    """`python -m app` (the README's launch command): every PRELOAD module is importable (a renamed module fails
+    here, not in a user's terminal), and the options reach `streamlit run app/main.py` unchanged."""
+    import sys
+
+    import app.__main__ as launcher
+    from streamlit.web import cli
+
+    seen = {}
+
+    def fake_main():
+        seen["argv"] = list(sys.argv)
+        return 0
+
+    monkeypatch.setattr(cli, "main", fake_main)
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    with pytest.raises(SystemExit) as done:
+        launcher.main(["--server.port", "8502", "--server.headless", "true"])
+    assert done.value.code == 0
+    assert seen["argv"][:2] == ["streamlit", "run"] and seen["argv"][2].endswith("app/main.py")
+    assert seen["argv"][3:] == ["--server.port", "8502", "--server.headless", "true"]
+    assert all(name in sys.modules for name in launcher.PRELOAD)

@@ -39,13 +39,13 @@ def tick_format(values) -> str:
 COLOUR_BAR_BAND = 95
 
 
-def ternary_heatmap(weights: np.ndarray, values: Optional[np.ndarray], current: Sequence[float], *,
+def ternary_heatmap(weights: np.ndarray, values: Optional[np.ndarray], current: Optional[Sequence[float]], *,
                     labels: Sequence[str] = ("anchor 1", "anchor 2", "anchor 3"), colour_title: str = "",
                     flagged: Optional[np.ndarray] = None, extra_hover: Optional[dict] = None, step: float = 0.05,
                     height: int = 300, title: str = "") -> go.Figure:
     """The 2-simplex as a field of clickable hexagons coloured by `values` (one per row of `weights`; Viridis over
     their own range, so the structure shows even when every value is below the threshold), the current weights
-    as a star. flagged: cells outlined in red (interpolants the model flags as anomalies). values None: a plain
+    as a star (current None: no star; the draggable simplex shows them). flagged: cells outlined in red (interpolants the model flags as anomalies). values None: a plain
     grid (a model without that field). extra_hover: {name: (k,) values} added to each cell's hover."""
     W = np.asarray(weights, dtype=np.float64)
     hover = _weights_text(W)
@@ -72,10 +72,11 @@ def ternary_heatmap(weights: np.ndarray, values: Optional[np.ndarray], current: 
         traces.append(dict(type="scatterternary", a=F[:, 0], b=F[:, 1], c=F[:, 2], mode="markers", name="flagged",
                            hoverinfo="skip", marker=dict(size=size * 0.8, symbol="hexagon-open", color="#d62728",
                                                          line=dict(width=1.5))))
-    w = normalise(current)
-    traces.append(dict(type="scatterternary", a=[w[0]], b=[w[1]], c=[w[2]], mode="markers", name="current weights",
-                       marker=dict(size=16, symbol="star", color="#ffbf00", line=dict(width=1.5, color="black")),
-                       hovertemplate="current w = (%{a:.2f}, %{b:.2f}, %{c:.2f})<extra></extra>"))
+    if current is not None:
+        w = normalise(current)
+        traces.append(dict(type="scatterternary", a=[w[0]], b=[w[1]], c=[w[2]], mode="markers",
+                           name="current weights", hovertemplate="current w = (%{a:.2f}, %{b:.2f}, %{c:.2f})<extra></extra>",
+                           marker=dict(size=16, symbol="star", color="#ffbf00", line=dict(width=1.5, color="black"))))
     axis = dict(min=0, linewidth=1.5, ticks="", showticklabels=False, showgrid=False)
     # one constructor call: nested update_layout calls cost plotly several times more (this runs per weight change)
     return go.Figure(data=traces, layout=dict(
@@ -106,11 +107,11 @@ def mosaic_figure(png_url: str, size: tuple[int, int], centres: np.ndarray, weig
         **CLICKABLE))
 
 
-def segment_profile(weights: np.ndarray, score: np.ndarray, threshold: float, current: Sequence[float],
+def segment_profile(weights: np.ndarray, score: np.ndarray, threshold: float, current: Optional[Sequence[float]],
                     realism: Optional[np.ndarray] = None, height: int = 300, title: str = "") -> go.Figure:
     """m = 2: the anomaly score (and, with a critic, Σ wᵢ D_inter² on a second axis) along the segment from
-    anchor 1 to anchor 2; a click on a point sets the weights; the current weights as a vertical line, the
-    model's threshold as a dashed one."""
+    anchor 1 to anchor 2; a click on a point sets the weights; the current weights as a vertical line (none when
+    `current` is None), the model's threshold as a dashed one."""
     W = np.asarray(weights, dtype=np.float64)
     t = W[:, 1]
     point = "w = (%{customdata[0]:.2f}, %{customdata[1]:.2f})<br>"
@@ -128,11 +129,12 @@ def segment_profile(weights: np.ndarray, score: np.ndarray, threshold: float, cu
                            hovertemplate=point + "Σ wᵢ D_inter² %{y:.3f}<extra></extra>"))
         layout["yaxis2"] = dict(title=dict(text="Σ wᵢ D_inter² (lower = realistic)"), overlaying="y", side="right",
                                 showgrid=False, rangemode="tozero")
-    now = float(normalise(current)[1])
-    layout["shapes"] = [dict(type="line", xref="x", x0=now, x1=now, yref="paper", y0=0, y1=1,
-                             line=dict(color="#ffbf00", width=3)),
-                        dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=threshold, y1=threshold,
+    layout["shapes"] = [dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=threshold, y1=threshold,
                              line=dict(color="black", dash="dash"))]
+    if current is not None:
+        now = float(normalise(current)[1])
+        layout["shapes"].append(dict(type="line", xref="x", x0=now, x1=now, yref="paper", y0=0, y1=1,
+                                     line=dict(color="#ffbf00", width=3)))
     layout["annotations"] = [dict(text=f"threshold {threshold:.3f}", xref="paper", x=0, xanchor="left", yref="y",
                                   y=threshold, yanchor="bottom", showarrow=False)]
     return go.Figure(data=traces, layout=layout)

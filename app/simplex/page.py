@@ -137,6 +137,8 @@ def main() -> None:
     panels.interpolant_fragment(scene, compare)
     # the fragment's columns: the weights, then one per model (kept below, so each model's pictures line up)
     widths = [1.15] + [3.85 / len(scene.views)] * len(scene.views) if compare else [1.2, 1.6]
+    if compare:  # one model: its heat map is in the fragment beside the weights, with the current ones marked
+        panels.heat_maps(scene, widths)
     if m == 3 and not ctx.tabular:
         st.markdown("##### The whole simplex, decoded")
         panels.mosaics(scene, widths)

@@ -131,10 +131,9 @@ def _readout_numbers(view: ModelView, result: dict, w: np.ndarray) -> None:
         st.caption("D_inter: — (no simplex critic: trained without simplex interpolation)")
         return
     d = result["d_inter"][:, 0]
-    st.dataframe(pd.DataFrame({"anchor": [f"{i + 1}" for i in range(len(w))], "ideal 1 − wᵢ": 1 - w,
-                               "D_inter(xᵢ, x̂)": d}), hide_index=True,
-                 column_config={c: st.column_config.NumberColumn(format="%.3f")
-                                for c in ("ideal 1 − wᵢ", "D_inter(xᵢ, x̂)")})
+    # a static table: it draws in a fraction of an interactive dataframe's time, and this reruns per release
+    st.table(pd.DataFrame({"ideal 1 − wᵢ": [f"{v:.3f}" for v in 1 - w], "D_inter(xᵢ, x̂)": [f"{v:.3f}" for v in d]},
+                          index=pd.Index([f"anchor {i + 1}" for i in range(len(w))])))
     st.caption(f"Σ wᵢ D_inter² = {float(result['realism'][0]):.3f} (0 = the critic finds the interpolant "
                f"realistic; training drives it there)")
 
@@ -145,10 +144,10 @@ def _field_choice() -> str:
                     help="\n\n".join(f"**{label}**: {text}" for label, text in readout.FIELDS.values()))
 
 
-def whole_simplex_chart(scene: Scene, view: ModelView, w: np.ndarray, field_name: str, name: str,
+def whole_simplex_chart(scene: Scene, view: ModelView, w: Optional[np.ndarray], field_name: str, name: str,
                         height: int = 300) -> None:
     """The model's field over the whole simplex (m = 3: ternary heat map; m = 2: the segment's profile), the
-    current weights marked; a click on a cell or point sets the weights."""
+    current weights marked (unless w is None); a click on a cell or point sets the weights."""
     key = state.pick_key(name)
     if scene.m == 3:
         grid = weights.barycentric_grid(HEAT_STEP)
@@ -196,16 +195,6 @@ def interpolant_fragment(scene: Scene, compare: bool) -> None:
         with left:
             st.markdown("##### Weights")
             state.weight_controls(scene.m, scene.labels, *drag_data(scene))
-            field_name = _field_choice() if scene.m == 3 else "score"
-        st.markdown("##### The whole simplex" + (" (click a cell to set the weights)" if scene.m == 3 else
-                                                 " (click a point to set the weights)"))
-        hcols = st.columns([1.15] + [3.85 / len(scene.views)] * len(scene.views))
-        hcols[0].caption(readout.FIELDS[field_name][1] + " The star marks the current weights." if scene.m == 3
-                         else "The anomaly score along the segment (and Σ wᵢ D_inter² for a model with a simplex "
-                              "critic); dashed: the model's threshold; yellow: the current weights.")
-        for i, (col, v) in enumerate(zip(hcols[1:], scene.views)):
-            with col:
-                whole_simplex_chart(scene, v, w, field_name, keys.heat_map(i), height=290)
         return
     view, r = scene.views[0], results[0]
     left, mid, right = st.columns([1.2, 1.25, 1.6])
@@ -226,6 +215,23 @@ def interpolant_fragment(scene: Scene, compare: bool) -> None:
                    "the star marks them.")
     with right:
         _interpolant_on_the_map(scene, view, w)
+
+
+def heat_maps(scene: Scene, widths: list) -> None:
+    """Side by side: each compared model's field over the whole simplex (a click on a cell or point sets the
+    weights). Outside the interpolant's fragment, so a weight change does not redraw them: with several models
+    they cost most of a release's round trip. So they mark no current weights: the draggable simplex shows them."""
+    st.markdown("##### The whole simplex" + (" (click a cell to set the weights)" if scene.m == 3 else
+                                             " (click a point to set the weights)"))
+    cols = st.columns(widths)
+    with cols[0]:
+        field_name = _field_choice() if scene.m == 3 else "score"
+        st.caption(readout.FIELDS[field_name][1] + " The draggable simplex above shows the current weights."
+                   if scene.m == 3 else "The anomaly score along the segment (and Σ wᵢ D_inter² for a model with a "
+                                        "simplex critic); dashed: the model's threshold.")
+    for i, (col, v) in enumerate(zip(cols[len(cols) - len(scene.views):], scene.views)):
+        with col:
+            whole_simplex_chart(scene, v, None, field_name, keys.heat_map(i), height=290)
 
 
 def _interpolant_on_the_map(scene: Scene, view: ModelView, w: np.ndarray) -> None:

@@ -38,6 +38,7 @@ from core.checkpoints.fields import is_finite as _is_finite
 from core.checkpoints.fields import is_int as _is_int
 from core.checkpoints.fields import short as _short
 from core.checkpoints.fields import type_name as _type_name
+from core.method import measure_memo
 from core.method.config import Config, make_config, upgrade_keys
 from core.method.networks import build_networks, inter_critic_inputs
 
@@ -241,7 +242,36 @@ def _measure(cfg: Config, input_shape: tuple) -> NetworkBudget:
     return NetworkBudget(parameters, activations, tensors)
 
 
-_measure_cached = functools.lru_cache(maxsize=128)(_measure)
+def _encode_budget(budget: NetworkBudget) -> dict:
+    return {"parameters": budget.parameters, "activations": budget.activations,
+            "tensors": {k: [list(shape), dtype] for k, (shape, dtype) in budget.tensors.items()}}
+
+
+def _decode_budget(raw) -> NetworkBudget | None:
+    parameters, activations, tensors = raw["parameters"], raw["activations"], raw["tensors"]
+    if not (_is_int(parameters) and _is_int(activations) and isinstance(tensors, dict)):
+        return None
+    out = {}
+    for name, (shape, dtype) in tensors.items():
+        if not (isinstance(dtype, str) and isinstance(shape, list) and all(_is_int(n) and n >= 0 for n in shape)):
+            return None
+        out[name] = (tuple(shape), dtype)
+    return NetworkBudget(parameters, activations, out)
+
+
+def _memo_path(cfg: Config, shape: tuple):
+    from core.method import networks
+
+    return measure_memo.memo_path("network_budget", [networks.__file__, __file__], [repr(cfg), list(shape)])
+
+
+def _measure_remembered(cfg: Config, shape: tuple) -> NetworkBudget:
+    """`_measure` through the disk memo (`core.method.measure_memo`: a cold server skips the meta device)."""
+    return measure_memo.remembered(_memo_path(cfg, shape), lambda: _measure(cfg, shape), _encode_budget,
+                                   _decode_budget)
+
+
+_measure_cached = functools.lru_cache(maxsize=128)(_measure_remembered)
 
 
 def network_budget(cfg: Config, input_shape) -> NetworkBudget:

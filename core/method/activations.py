@@ -29,6 +29,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
+from core.method import measure_memo
 from core.method.config import Config
 from core.method.networks import build_networks
 
@@ -82,7 +83,17 @@ def _measure(cfg: Config, input_shape: tuple, itemsize: int) -> int:
     return int(KERNEL_FACTOR * mode.peak / _PROBE_BATCH)
 
 
-_measure_cached = functools.lru_cache(maxsize=64)(_measure)
+def _measure_remembered(cfg: Config, input_shape: tuple, itemsize: int) -> int:
+    """`_measure` through the disk memo (`core.method.measure_memo`: a cold server skips the meta device)."""
+    from core.method import networks, scoring
+
+    path = measure_memo.memo_path("scoring_bytes", [networks.__file__, scoring.__file__, __file__],
+                                  [repr(cfg), list(input_shape), itemsize])
+    return measure_memo.remembered(path, lambda: _measure(cfg, input_shape, itemsize), int,
+                                   lambda raw: raw if type(raw) is int and raw > 0 else None)
+
+
+_measure_cached = functools.lru_cache(maxsize=64)(_measure_remembered)
 
 
 def scoring_bytes_per_sample(cfg: Config, input_shape, itemsize: int = 4) -> int:
