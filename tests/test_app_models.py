@@ -157,6 +157,14 @@ def test_health_curves_show_every_figure_with_the_thresholds():
     assert sorted(t.name for t in fig.data) == sorted(h)
     levels = sorted(s.y0 for s in fig.layout.shapes)
     assert levels == sorted([0.9, 0.1, 0.02, 4.0])
+    # each dashed line spans its own panel: the panel's x domain, on the y axis of the panel that shows its key
+    expected = {}
+    for i, (_, keys, ref) in enumerate(training_figures.HEALTH_PANELS):
+        level = THRESHOLDS.get(ref) if ref else (4.0 if "latent_norm" in keys else None)
+        if level is not None:
+            expected["y" if i == 0 else f"y{i + 1}"] = level
+    assert {s.yref: s.y0 for s in fig.layout.shapes} == expected
+    assert all(s.xref == s.yref.replace("y", "x") + " domain" and (s.x0, s.x1) == (0, 1) for s in fig.layout.shapes)
 
 
 def test_the_estimate_scales_a_measured_step_to_the_run():

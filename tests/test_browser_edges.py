@@ -60,3 +60,24 @@ def test_the_gif_download_has_as_many_frames_as_asked(tmp_path_factory):
         data = saved.read_bytes()
         assert data[:6] in (b"GIF87a", b"GIF89a")
         assert frames_of(data) == ("GIF", ASKED, 0, 120)  # the frames asked for, looping, 120 ms each
+
+
+def test_a_figures_csv_download_is_written_when_clicked(tmp_path_factory):
+    """The figures' CSV downloads are deferred (written on the click, not on every page run): the ROC page's
+    still hands over every curve's points."""
+    import csv
+
+    button = ".st-key-roc-csv button:visible"
+    with lab_page(tmp_path_factory, accept_downloads=True) as (page, url):
+        page.goto(url + "/roc")
+        assert wait_for(lambda: page.locator(button).count() >= 1, timeout=240), "no CSV download button"
+        settle(page)
+        with page.expect_download(timeout=30_000) as info:
+            page.locator(button).first.click()
+        download = info.value
+        assert download.suggested_filename == "roc-digits.csv"
+        saved = tmp_path_factory.mktemp("download") / download.suggested_filename
+        download.save_as(saved)
+        rows = list(csv.DictReader(saved.open()))
+        assert len(rows) > 10 and {"curve", "fpr", "tpr"} <= set(rows[0])
+        assert all(0.0 <= float(r["fpr"]) <= 1.0 and 0.0 <= float(r["tpr"]) <= 1.0 for r in rows)

@@ -99,7 +99,7 @@ def health_curves(history: dict, thresholds: Optional[dict] = None, latent_dim: 
     thresholds = thresholds or {}
     fig = make_subplots(rows=2, cols=3, subplot_titles=[p[0] for p in HEALTH_PANELS], horizontal_spacing=0.08,
                         vertical_spacing=0.2)
-    n = 0
+    n, lines = 0, []
     for i, (_, keys, ref) in enumerate(HEALTH_PANELS):
         row, col = divmod(i, 3)
         where = dict(row=row + 1, col=col + 1)
@@ -114,8 +114,11 @@ def health_curves(history: dict, thresholds: Optional[dict] = None, latent_dim: 
                                                    "<extra></extra>"), **where)
         radius = math.sqrt(latent_dim) if "latent_norm" in keys and latent_dim else None
         level = thresholds.get(ref) if ref else radius
-        if _finite(level):
-            fig.add_hline(y=level, line=dict(dash="dash", width=1, color="#888"), **where)
+        if _finite(level):  # one layout shape per panel, set at once: add_hline per panel cost 0.2 s per draw
+            axis = "" if i == 0 else str(i + 1)
+            lines.append(dict(type="line", xref=f"x{axis} domain", x0=0, x1=1, yref=f"y{axis}", y0=level, y1=level,
+                              line=dict(dash="dash", width=1, color="#888")))
+    fig.update_layout(shapes=lines)
     for i in range(len(HEALTH_PANELS)):
         # "epoch" only under a panel with none below it: the top row's titles sat on the subplot titles under
         # them; five ticks at most, so that a narrow panel's labels stay upright

@@ -1,6 +1,7 @@
 """Small Streamlit display helpers shared by the pages."""
 from __future__ import annotations
 
+import functools
 from typing import Optional
 
 import numpy as np
@@ -16,10 +17,14 @@ def show_figure(fig, key: str, csv: Optional[pd.DataFrame] = None, csv_name: str
     `{key}-csv`)."""
     config = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": key, "scale": 2}}
     out = st.plotly_chart(fig, key=key, config=config, **kw)
-    if csv is not None:
-        st.download_button("Download data (CSV)", csv.to_csv(index=False).encode(), file_name=csv_name,
-                           mime="text/csv", key=f"{key}-csv")
+    if csv is not None:  # written when clicked (a deferred download), not on every run that draws the figure
+        st.download_button("Download data (CSV)", functools.partial(_csv_bytes, csv), file_name=csv_name,
+                           mime="text/csv", key=f"{key}-csv", on_click="ignore")
     return out
+
+
+def _csv_bytes(frame: pd.DataFrame) -> bytes:
+    return frame.to_csv(index=False).encode()
 
 
 def show_png(img: np.ndarray, caption: Optional[str] = None, target=None, width: Optional[int] = None):

@@ -4,6 +4,8 @@ under them) and into a PNG strip (one row per model, one column per weight). The
 `app.simplex.readout.edge_frames`; this module only lays out pixels."""
 from __future__ import annotations
 
+import functools
+
 import io
 from typing import Sequence
 
@@ -34,6 +36,7 @@ def weight_caption(w) -> str:
     return "w = (" + ", ".join(f"{float(v):.2f}" for v in w) + ")"
 
 
+@functools.cache
 def _font():
     from PIL import ImageFont
 

@@ -1,7 +1,7 @@
 """Edges in motion (Streamlit): play the interpolation along one edge of the simplex for every compared model, as
-an animated GIF in the page, and download it as a GIF and as a PNG strip. The decodes come from
-`readout_cache.edge_frames` (once per model, anchors, edge and number of frames); the pictures from
-`app.simplex.animation` (pure Pillow). A fragment: changing the edge, the frames or the speed reruns this alone."""
+an animated GIF in the page, and download it as a GIF and as a PNG strip. The decodes and the pictures
+(`app.simplex.animation`, pure Pillow) come from `readout_cache.edge_pictures`, drawn once per (models, anchors,
+edge, frames, speed) and server. A fragment: changing the edge, the frames or the speed reruns this alone."""
 from __future__ import annotations
 
 import streamlit as st
@@ -37,19 +37,15 @@ def _controls(m: int) -> tuple[tuple[int, int], int, int]:
 def edge_animation(scene) -> None:
     """The chosen edge played for every model of the scene (images only), with its two downloads."""
     (a, b), k, ms = _controls(scene.m)
-    decoded, W = [], None
-    for v in scene.views:
-        W, d = readout_cache.edge_frames(v.entry, scene.X, a, b, k)
-        decoded.append(d)
     labels = [v.title for v in scene.views]
-    frames = animation.compose_frames(decoded, labels, [animation.weight_caption(w) for w in W], scene.input_range)
-    gif = animation.gif_bytes(frames, ms)
-    strip = animation.strip_png(decoded, labels, [f"anchor {b + 1}: {w[b]:.2f}" for w in W], scene.input_range)
-    ss[keys.MOTION_SIZES] = {"frames": len(frames), "models": len(labels), "gif_bytes": len(gif),
+    pictures = readout_cache.edge_pictures([v.entry for v in scene.views], labels, scene.X, a, b, k, ms,
+                                           scene.input_range)
+    gif, strip = pictures["gif"], pictures["strip"]
+    ss[keys.MOTION_SIZES] = {"frames": pictures["frames"], "models": len(labels), "gif_bytes": len(gif),
                              "png_bytes": len(strip)}
     left, right = st.columns([3, 2])
     with left.container(key=keys.MOTION_PLAYER):
-        st.image(gif, width=frames[0].size[0])  # the GIF's own width: Streamlit keeps its frames, so it plays
+        st.image(gif, width=pictures["width"])  # the GIF's own width: Streamlit keeps its frames, so it plays
     right.caption(f"From anchor {a + 1} (its weight 1 at the start) to anchor {b + 1}, in {k} steps, "
                   f"{ms} ms each, looping. Every compared model decodes the same mixtures of the same anchors' "
                   "latents, side by side.")

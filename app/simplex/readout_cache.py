@@ -69,3 +69,29 @@ def edge_frames(entry: dict, X_anchors: np.ndarray, a: int, b: int, k: int) -> t
     once per (model, anchors, edge, k) and server."""
     return _edge_frames(entry["path"], caches.mtime(entry["path"]), np.ascontiguousarray(X_anchors), int(a), int(b),
                         int(k))
+
+
+@st.cache_data(show_spinner="Drawing the animation…", max_entries=64)
+def _edge_pictures(paths: tuple, mtimes: tuple, labels: tuple, X_anchors: np.ndarray, a: int, b: int, k: int,
+                   duration_ms: int, input_range) -> dict:
+    from app.simplex import animation
+
+    del mtimes  # only part of the cache key
+    decoded, W = [], None
+    for path in paths:
+        W, d = _edge_frames(path, caches.mtime(path), X_anchors, a, b, k)
+        decoded.append(d)
+    frames = animation.compose_frames(decoded, list(labels), [animation.weight_caption(w) for w in W], input_range)
+    return {"gif": animation.gif_bytes(frames, duration_ms), "width": frames[0].size[0], "frames": len(frames),
+            "strip": animation.strip_png(decoded, list(labels), [f"anchor {b + 1}: {w[b]:.2f}" for w in W],
+                                         input_range)}
+
+
+def edge_pictures(entries: list, labels: list, X_anchors: np.ndarray, a: int, b: int, k: int, duration_ms: int,
+                  input_range) -> dict:
+    """The edges in motion of every model in `entries` (`app.simplex.animation`): {"gif", "width", "frames",
+    "strip"}, drawn once per (models, anchors, edge, frames, speed) and server, not on every page run."""
+    paths = tuple(e["path"] for e in entries)
+    return _edge_pictures(paths, tuple(caches.mtime(p) for p in paths), tuple(labels),
+                          np.ascontiguousarray(X_anchors), int(a), int(b), int(k), int(duration_ms),
+                          None if input_range is None else tuple(float(v) for v in input_range))
