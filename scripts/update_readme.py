@@ -25,6 +25,13 @@ SECTIONS = [
     ("gpu/mnist", ["Does the paper reproduce?", "ROC AUC"],
      "Table 3 of the paper at the paper's own budget on one lent H200 GPU, the classes one device session had "
      "time for (`maesi-3pt` only, no peers):"),
+    ("research/bn_statistics", ["Answer"],
+     "Research: CIFAR-10 before and after the fix of G's batch-norm statistics (the last update of every training "
+     "step came from an interpolant batch), per class with a plot in `results/research/bn_statistics.png`:"),
+    ("research/mnist_budget", ["Answer"],
+     "Research question: does budget close the MNIST gap? The paper's method on classes 1, 7 and 9 at 5k, 10k, 20k "
+     "and all training images, with LOF and the full Table 2 width at 5k, plotted in "
+     "`results/research/mnist_budget.png` (the larger budgets run across sessions from a committed cache):"),
     ("research/authors_evaluation", ["Answer"],
      "Research question: does the authors' evaluation inflate AUC? The same trained models scored in eval mode and "
      "as the authors' public code scores (training mode, batches of 64, their test order), with a plot in "

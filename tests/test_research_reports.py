@@ -1,0 +1,43 @@
+"""The research reports' arithmetic (scripts/research_bn_statistics.py, scripts/research_mnist_budget.py): a mean
+is over the classes both sides have, a budget's mean waits for all its classes, and a pending cell says so."""
+import pytest
+
+from scripts import research_bn_statistics as bn
+from scripts import research_mnist_budget as budget
+
+
+def test_before_and_after_compare_only_the_classes_both_sides_ran():
+    before = {"maesi-3pt": {"0": 0.40, "1": 0.60, "2": 0.50}, "pca": {"0": 0.45, "1": 0.5, "2": 0.5}}
+    after = {"maesi-3pt": {"0": 0.50, "1": 0.70}, "pca": {"0": 0.45, "1": 0.5}, "pyod-iforest": {"0": 0.6, "1": 0.6},
+             "maesi-2pt": {"0": 0.99, "1": 0.99}}
+    c = bn.compare(before, after, {"0": 0.99, "1": 0.97, "2": 0.91})
+    assert c["classes_both"] == ["0", "1"]
+    assert c["mean_before"] == pytest.approx(0.50) and c["mean_after"] == pytest.approx(0.60)
+    assert c["peer"] == "pyod-iforest" and c["mean_peer"] == pytest.approx(0.6)  # another maesi row is no peer
+    assert c["mean_paper"] == pytest.approx(0.98)
+    text = bn.markdown(c)
+    assert "| 2 | 0.5000 | not re-run yet |" in text
+    assert "the 2 classes re-run so far (0, 1)" in text and "+0.1000" in text
+
+
+def _cells(values: dict) -> dict:
+    return {key: {"auc": v, "n_train": 5000, "seconds": 1.0, "health": "ok"} for key, v in values.items()}
+
+
+def test_a_budget_mean_waits_for_every_class_and_the_answer_names_what_is_pending():
+    done = _cells({("maesi-3pt", k): v for k, v in zip(budget.CLASSES, (0.3, 0.6, 0.9))}
+                  | {("pyod-lof", k): 0.7 for k in budget.CLASSES})
+    partial = _cells({("maesi-3pt", "1"): 0.5})
+    runs = [{"size": 5000, "preset": "mnist_small", "cells": done},
+            {"size": 10000, "preset": "mnist_small", "cells": partial},
+            {"size": 20000, "preset": "mnist_small", "cells": {}},
+            {"size": 60000, "preset": "mnist_small", "cells": {}},
+            {"size": 5000, "preset": "mnist", "cells": {}}]
+    data = {"runs": runs, "paper": {"1": 0.982, "7": 0.974, "9": 0.899}, "reported_5k": {}}
+    assert budget._mean(done, "maesi-3pt") == pytest.approx(0.6)
+    assert budget._mean(partial, "maesi-3pt") is None
+    text = budget.markdown(data)
+    assert "| 10k | `mnist_small` | `maesi-3pt` | 0.5000 | pending | pending | pending |" in text
+    answer = "\n".join(budget.answer(data))
+    assert "5k **0.6000**" in answer and "10k, 20k, all" in answer and "the full width at 5k" in answer
+    assert "LOF at 5k: 0.7000" in answer
