@@ -41,3 +41,22 @@ def test_a_budget_mean_waits_for_every_class_and_the_answer_names_what_is_pendin
     answer = "\n".join(budget.answer(data))
     assert "5k **0.6000**" in answer and "10k, 20k, all" in answer and "the full width at 5k" in answer
     assert "LOF at 5k: 0.7000" in answer
+
+
+def test_the_demo_class_is_the_best_development_auc_and_needs_every_class(tmp_path):
+    """scripts/make_checkpoints.demo_mnist_class: read from the development partition's rows only (validation
+    seeds), the best maesi-3pt AUC, ties to the smaller class; a grid that has not run every class stops."""
+    from scripts.make_checkpoints import demo_mnist_class
+
+    path = tmp_path / "mnist.csv"
+    rows = ["dataset,anomaly_class,method,seed,metric,value"]
+    for k in range(10):
+        rows.append(f"mnist,{k},maesi-3pt,100,auc,{0.5 + (0.3 if k in (4, 6) else 0.01 * k)}")
+        rows.append(f"mnist,{k},pyod-lof,100,auc,0.99")  # a peer's figure never decides
+        rows.append(f"mnist,{k},maesi-3pt,100,ap,0.99")
+        rows.append(f"mnist,{k},maesi-3pt,0,auc,{0.99 if k == 8 else 0.1}")  # a reported seed never decides
+    path.write_text("\n".join(rows) + "\n")
+    assert demo_mnist_class(path) == 4
+    path.write_text("\n".join(r for r in rows if not r.startswith("mnist,9,maesi-3pt,100,auc")) + "\n")
+    with pytest.raises(SystemExit, match="every MNIST class"):
+        demo_mnist_class(path)
