@@ -158,9 +158,9 @@ def answer(data: dict) -> list[str]:
         lines.append(f"The full Table 2 width at 5k: {fw:.4f} (against {_mean(small[0]['cells'], 'maesi-3pt') or 0:.4f}"
                      " for `mnist_small` at 5k).")
     if pending or fw is None:
-        lines.append("Still running (the cells resume from the cache): "
+        lines.append("Not measured yet (each grid below resumes from the committed cache): "
                      + ", ".join(pending + ([] if fw is not None else ["the full width at 5k"])) + ". "
-                     "Until they finish, this answers only for the budgets above.")
+                     "Until they are, this answers only for the budgets above.")
     return [line for line in lines if line]
 
 
