@@ -90,7 +90,7 @@ def test_simplex_weight_changes_the_decoded_image():
     x1 = shown_interpolant(at)
     assert not np.allclose(x0, x1)
     # D_inter of the 3-point model: one row per anchor
-    d_inter = [df.value for df in at.dataframe if "D_inter(xᵢ, x̂)" in df.value.columns]
+    d_inter = [t.value for t in at.table if "D_inter(xᵢ, x̂)" in t.value.columns]
     assert len(d_inter) == 1 and len(d_inter[0]) == 3
     # the interpolant at a vertex is the anchor's reconstruction
     at.slider(key="sx_w2").set_value(1.0).run()
