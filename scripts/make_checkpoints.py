@@ -128,6 +128,9 @@ def check(name: str, out: Path) -> str | None:
     meta = json.loads((out / f"{name}.json").read_text())
     verdict = (meta.get("health") or {}).get("verdict")
     print(f"{name}: health {verdict}, test metrics (recorded, not used to decide) {meta.get('metrics')}")
+    status = meta.get("training_status") or "completed"  # sidecars older than the field were completed runs
+    if status != "completed":  # a SIGTERM saves the weights so far as "interrupted": never a shipped model
+        return f"training {status}"
     if verdict != "ok":
         return f"health {verdict}: {'; '.join((meta.get('health') or {}).get('reasons', []))}"
     return None
@@ -175,6 +178,9 @@ def main(argv=None) -> int:
                 why = check(name, out)
                 if why:
                     refused.append(f"{name}: {why}")
+                    if why.startswith("training "):  # stopped from outside: the rest of the plan stops too
+                        print(f"stopping: {name}: {why}", file=sys.stderr)
+                        return 1
         if dataset == "mnist" and not refused:  # the demo class's models are in place: an earlier class's go
             keep = {f"mnist-c{k}-" for k in classes}
             for stale in out.glob("mnist-c*"):

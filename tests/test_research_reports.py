@@ -60,3 +60,17 @@ def test_the_demo_class_is_the_best_development_auc_and_needs_every_class(tmp_pa
     path.write_text("\n".join(r for r in rows if not r.startswith("mnist,9,maesi-3pt,100,auc")) + "\n")
     with pytest.raises(SystemExit, match="every MNIST class"):
         demo_mnist_class(path)
+
+
+def test_make_checkpoints_never_ships_an_interrupted_training(tmp_path):
+    """A SIGTERM saves the weights so far as `interrupted`: make_checkpoints refuses such a model (its health may
+    still read ok), and a sidecar older than the field counts as completed."""
+    import json
+
+    from scripts.make_checkpoints import check
+
+    meta = {"health": {"verdict": "ok"}, "metrics": {}}
+    for status, refused in (("interrupted", True), ("stopped", True), ("completed", False), (None, False)):
+        (tmp_path / "m.json").write_text(json.dumps(meta | ({"training_status": status} if status else {})))
+        why = check("m", tmp_path)
+        assert (why == f"training {status}") if refused else why is None
