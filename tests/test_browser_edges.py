@@ -23,6 +23,16 @@ DEFAULT_FRAMES, ASKED = 16, 7
 
 
 
+def download(page, button: str, name: str, tmp_path_factory):
+    """Click `button`, check the file name the browser is handed, save the file; its path."""
+    with page.expect_download(timeout=30_000) as info:
+        page.locator(button).first.click()
+    assert info.value.suggested_filename == name
+    saved = tmp_path_factory.mktemp("download") / name
+    info.value.save_as(saved)
+    return saved
+
+
 def frames_of(data: bytes):
     from PIL import Image
 
@@ -51,13 +61,7 @@ def test_the_gif_download_has_as_many_frames_as_asked(tmp_path_factory):
         # the page plays the animation: its image is the GIF itself, with the frames asked for
         assert wait_for(lambda: frames_of(page.request.get(player_url(page, url)).body())[1] == ASKED,
                         timeout=30), player_url(page, url)
-        with page.expect_download(timeout=30_000) as info:
-            page.locator(GIF_BUTTON).first.click()
-        download = info.value
-        assert download.suggested_filename == "maesi-edge-1-2.gif"
-        saved = tmp_path_factory.mktemp("download") / download.suggested_filename
-        download.save_as(saved)
-        data = saved.read_bytes()
+        data = download(page, GIF_BUTTON, "maesi-edge-1-2.gif", tmp_path_factory).read_bytes()
         assert data[:6] in (b"GIF87a", b"GIF89a")
         assert frames_of(data) == ("GIF", ASKED, 0, 120)  # the frames asked for, looping, 120 ms each
 
@@ -72,12 +76,6 @@ def test_a_figures_csv_download_is_written_when_clicked(tmp_path_factory):
         page.goto(url + "/roc")
         assert wait_for(lambda: page.locator(button).count() >= 1, timeout=240), "no CSV download button"
         settle(page)
-        with page.expect_download(timeout=30_000) as info:
-            page.locator(button).first.click()
-        download = info.value
-        assert download.suggested_filename == "roc-digits.csv"
-        saved = tmp_path_factory.mktemp("download") / download.suggested_filename
-        download.save_as(saved)
-        rows = list(csv.DictReader(saved.open()))
+        rows = list(csv.DictReader(download(page, button, "roc-digits.csv", tmp_path_factory).open()))
         assert len(rows) > 10 and {"curve", "fpr", "tpr"} <= set(rows[0])
         assert all(0.0 <= float(r["fpr"]) <= 1.0 and 0.0 <= float(r["tpr"]) <= 1.0 for r in rows)
