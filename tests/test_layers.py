@@ -171,9 +171,10 @@ def test_the_checker_sees_a_cycle():
 
 
 def test_the_folders_show_the_architecture():
-    """app/ holds only main.py and __init__.py beside its packages; core/ at most six top-level modules."""
+    """app/ holds only its entry points (main.py, and __main__.py, the `python -m app` launcher) and __init__.py
+    beside its packages; core/ at most six top-level modules."""
     app_modules = sorted(p.name for p in (ROOT / "app").glob("*.py"))
-    assert app_modules == ["__init__.py", "main.py"], app_modules
+    assert app_modules == ["__init__.py", "__main__.py", "main.py"], app_modules
     core_modules = sorted(p.name for p in (ROOT / "core").glob("*.py"))
     assert len(core_modules) <= 6, core_modules
 
