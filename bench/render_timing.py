@@ -26,13 +26,26 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 LOADING = ('[data-testid="stStatusWidget"], [data-stale="true"], [data-testid="stSkeleton"], '
            '[data-testid="stSkeletonElement"], [data-testid="stAppSkeleton"]')
 # page: (url path, title of its link and h1, [(selector, count) of its last elements])
+# each page's ready elements as it opens: the pages with lazy tabs (Simplex, ROC, Models) draw their first tab
 PAGES = {
     "latent_map": ("", "Latent map", [(".lmp-svg:has(.lmp-point)", 3), ('[data-testid="stExpander"]', 1)]),
-    "simplex": ("simplex", "Simplex explorer", [(".js-plotly-plot", 6), ('[data-testid="stImage"]', 9)]),
-    "roc": ("roc", "ROC and ablation", [(".js-plotly-plot", 3), ('[data-testid="stImage"]', 2)]),
+    "simplex": ("simplex", "Simplex explorer", [(".js-plotly-plot", 3), ('[data-testid="stImage"]', 6),
+                                                (".sxd-svg", 1)]),
+    "roc": ("roc", "ROC and ablation", [(".js-plotly-plot", 1), ('[data-testid="stTab"]', 3)]),
     "score": ("score", "Score your data", [('[data-testid="stFileUploader"]', 1)]),
-    "models": ("models", "Models", [('[data-testid="stDataFrame"]', 1), (".js-plotly-plot", 2),
-                                    ('[data-testid="stFileUploader"]', 2)]),
+    "models": ("models", "Models", [('[data-testid="stDataFrame"]', 1), (".js-plotly-plot", 2)]),
+}
+# the lazy tabs of a page, each with the elements it draws (found by their keys: the tab they replace may show
+# elements of the same kind); the first tab is the page's own ready state (PAGES)
+TABS = {
+    "simplex": [("Decoded mosaic", [('[class*="st-key-sx_mosaic-"] .js-plotly-plot', 3)]),
+                ("Along the edges", [('[data-testid="stImage"]', 9)]),
+                ("Edges in motion", [(".st-key-sx_motion_player img", 1)])],
+    "roc": [("Per class", [(".st-key-auc_bars .js-plotly-plot", 1), ('[data-testid="stDataFrame"]', 1)]),
+            ("Threshold and samples (Fig. 4)", [(".st-key-hist .js-plotly-plot", 1)])],
+    "models": [("Train a model", [(".st-key-train_start button", 1)]),
+               ("Your data", [(".st-key-own_upload", 1)]),
+               ("Upload a checkpoint", [(".st-key-models_upload", 1)])],
 }
 
 
@@ -147,6 +160,34 @@ def navigate_and_time(page, title: str, ready: list, timeout: float = 120.0) -> 
     _nav_link(page, title).click()
     done = drawn_at(page, title, ready, timeout)
     return (done - page.evaluate("() => window.__benchClick")) / 1000
+
+
+def tab_and_time(page, title: str, tab: str, ready: list, timeout: float = 120.0) -> float:
+    """Seconds from the click on a lazy tab (the click event, in the page) to the first frame showing it drawn."""
+    page.evaluate(CLICK_CLOCK)
+    page.locator('[data-testid="stTab"]', has_text=tab).first.click()
+    done = drawn_at(page, title, ready, timeout)
+    return (done - page.evaluate("() => window.__benchClick")) / 1000
+
+
+def tab_change_times(browser, url: str, repeats: int = 3, tabs=TABS, viewport=(1500, 1400)) -> dict:
+    """{"page: tab": median s} of a click on each lazy tab of each page, then back on its first tab, the page
+    opened once before (warm)."""
+    page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+    times = {}
+    try:
+        for name, page_tabs in tabs.items():
+            path, title, ready = PAGES[name]
+            page.goto(f"{url}/{path}")
+            rendered_at(page, title, ready, timeout=300)
+            first = page.locator('[data-testid="stTab"]').first.inner_text().strip()
+            for _ in range(repeats):
+                for tab, tab_ready in list(page_tabs) + [(first, ready)]:
+                    times.setdefault(f"{name}: {tab}", []).append(tab_and_time(page, title, tab, tab_ready))
+                    time.sleep(0.3)
+        return {k: statistics.median(v) for k, v in times.items()}
+    finally:
+        page.close()
 
 
 def warm_render_times(browser, url: str, repeats: int = 3, pages=PAGES, viewport=(1500, 1400),

@@ -1,11 +1,12 @@
 """Does the authors' evaluation inflate AUC? (issue 18, research question a)
 
     python -m scripts.research_authors_evaluation --data-dir $MAESI_DATA \
-        --checkpoints checkpoints/mnist-c2-m0 checkpoints/mnist-c2-m2 checkpoints/mnist-c2-m3 RUN ...
+        --checkpoints checkpoints/mnist-c0-m0 checkpoints/mnist-c0-m2 checkpoints/mnist-c0-m3 RUN ...
 
 Scores each trained model on its own test split in eval mode and as the authors' code scores
 (`core.evaluation.authors_evaluation`), and writes `results/research/authors_evaluation.{json,md,png}`. The
-models are not chosen by any test figure: the shipped MNIST class-2 models, and CIFAR-10 class 0 (the first class)
+models are not chosen by any test figure: the shipped MNIST models (class 0, the demo class the development
+partition picks), and CIFAR-10 class 0 (the first class)
 trained with the command its sidecar records.
 """
 from __future__ import annotations

@@ -39,12 +39,32 @@ def lab_env(tmp_path, monkeypatch):
     yield tmp_path
 
 
-def run_app(page=None, at=None) -> AppTest:
+TAB_KEYS = {"models": "models_tab", "simplex": "simplex_tab", "roc": "roc_tab"}  # the pages' lazy tabs
+
+
+def run_app(page=None, at=None, tab=None) -> AppTest:
+    """The app (a new session unless `at`), on `page` if given, with its lazy tab `tab` open (only the open tab's
+    sections run)."""
     at = at or AppTest.from_file(str(APP), default_timeout=180).run()
+    if tab:
+        set_tab(at, page, tab)
     if page:
         at.switch_page(f"{page}/page.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def set_tab(at, page, tab) -> None:
+    """What a click on the tab sets: its session value and, as the tabs are bound to the URL, the query parameter
+    (which a later run would otherwise read back)."""
+    at.session_state[TAB_KEYS[page]] = tab
+    at.query_params[TAB_KEYS[page]] = tab
+
+
+def open_tab(at, page, tab) -> AppTest:
+    """The open page with another of its lazy tabs open."""
+    set_tab(at, page, tab)
+    return at.run()
 
 
 def no_errors(at):

@@ -13,7 +13,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 
-from app_testing import APP, AppTest, lab_env, metric, no_errors, run_app, separation_figures  # noqa: E402,F401
+from app_testing import (APP, AppTest, lab_env, metric, no_errors, open_tab, run_app,  # noqa: E402,F401
+                         separation_figures)
 
 
 # ------------------------------------------------------------------ shared sidebar and latent map
@@ -132,9 +133,13 @@ def test_roc_page_threshold_changes_precision_and_recall():
     at = run_app("roc")
     no_errors(at)
     assert at.title[0].value == "ROC and ablation"
+    assert [t.label for t in at.tabs] == ["ROC curves", "Per class", "Threshold and samples (Fig. 4)"]
+    assert not at.dataframe and not at.slider  # only the open tab runs
+    open_tab(at, "roc", "Per class")
     table = next(df.value for df in at.dataframe if "class" in df.value.columns)
     assert {"none", "2-point", "3-point"} <= set(table.columns)
     assert len(table) >= 10  # the ten digits classes (and a mean row)
+    open_tab(at, "roc", "Threshold and samples (Fig. 4)")
     p0, r0 = metric(at, "precision"), metric(at, "recall")
     slider = next(s for s in at.slider if s.key and s.key.startswith("thr-"))
     lo, hi = slider.min, slider.max
@@ -143,8 +148,11 @@ def test_roc_page_threshold_changes_precision_and_recall():
     p1, r1 = metric(at, "precision"), metric(at, "recall")
     assert (p1, r1) != (p0, r0)
     assert float(r1) <= float(r0)  # a higher threshold flags fewer samples
+    open_tab(at, "roc", "ROC curves")
     at.radio(key="roc_score").set_value("l2").run()
     no_errors(at)
+    open_tab(at, "roc", "Threshold and samples (Fig. 4)")
+    assert float(metric(at, "recall")) == float(r1)  # the threshold kept while its tab was closed
     at.radio(key="gal_how").set_value("most surprising").run()
     no_errors(at)
 

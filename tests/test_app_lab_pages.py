@@ -19,6 +19,8 @@ if not (CHECKPOINTS / "manifest.json").exists():
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from app_testing import open_tab, set_tab  # noqa: E402
+
 
 @pytest.fixture(scope="module")
 def run_with_timeline(tmp_path_factory):
@@ -50,11 +52,13 @@ def lab_env(tmp_path, monkeypatch):
     torch.set_num_threads(1)
 
 
-def page(name=None, session=None) -> AppTest:
+def page(name=None, session=None, tab=None) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=180)
     for k, v in (session or {}).items():
         at.session_state[k] = v
     at.run()
+    if tab:  # after the first run: the first page's run would reset a tab it does not draw
+        set_tab(at, name, tab)
     if name:
         at.switch_page(f"{name}/page.py").run()
     no_errors(at)
@@ -170,25 +174,32 @@ def test_compare_mode_decodes_the_same_anchors_and_weights_with_every_model():
 
 def test_the_whole_simplex_heat_maps_mosaics_and_edge_strips():
     at = page("simplex")
-    figs = [figure_json(c) for c in charts(at)]
-    ternary = [f for f in figs if f["data"][0]["type"] == "scatterternary"]
-    mosaics = [f for f in figs if f["data"][0]["type"] == "image"]
-    assert len(ternary) == 3 and len(mosaics) == 3  # one heat map and one decoded triangle per model
+    assert [t.label for t in at.tabs] == ["The whole simplex", "Decoded mosaic", "Along the edges", "Edges in motion"]
+    ternary = [figure_json(c) for c in charts(at)]
+    assert len(ternary) == 3 and all(f["data"][0]["type"] == "scatterternary" for f in ternary)  # one per model
+    open_tab(at, "simplex", "Decoded mosaic")
+    mosaics = [figure_json(c) for c in charts(at)]  # only the open tab runs: the heat maps are gone
+    assert len(mosaics) == 3 and all(f["data"][0]["type"] == "image" for f in mosaics)  # a decoded triangle each
+    ternary = ternary[:]
     cells = ternary[0]["data"][0]
     assert len(array(cells["a"])) == 231  # step 0.05
     assert np.allclose(array(cells["customdata"]).sum(axis=1), 1)  # each cell carries its weights
     assert array(mosaics[0]["data"][1]["customdata"]).shape == (36, 3)  # 8 decoded interpolants per edge
     # the critic's field: a plain grid and a dash for the model without a critic
+    open_tab(at, "simplex", "The whole simplex")
     at.radio(key="sx_field").set_value("realism").run()
     no_errors(at)
     titles = [figure_json(c)["layout"].get("title", {}).get("text", "") for c in charts(at)]
     assert sum("no simplex critic" in (t or "") for t in titles) == 1
     # three edges x nine decodings per model, as images
+    open_tab(at, "simplex", "Along the edges")
     strips = [img for img in at.image]
     assert len(strips) >= 3 + 3 + 3  # anchors, decoded interpolants, edge strips
     # m = 2: the segment's profile instead of a triangle, and no mosaic
+    open_tab(at, "simplex", "The whole simplex")
     at.radio(key="sx_m").set_value(2).run()
     no_errors(at)
+    assert "Decoded mosaic" not in [t.label for t in at.tabs]
     figs = [figure_json(c) for c in charts(at)]
     assert len(figs) == 3 and all(f["data"][0]["type"] == "scatter" for f in figs)
     assert len(at.session_state["sx_weights"]) == 2
@@ -256,9 +267,10 @@ def test_latent_map_scrubs_a_stored_timeline_with_the_runs_health(run_with_timel
 
 
 def test_roc_table_shows_its_mean_first_with_three_decimals():
-    at = page("roc")
+    at = page("roc", tab="Per class")
     table = next(df for df in at.dataframe if "class" in df.value.columns)
     assert table.value["class"].iloc[0] == "mean"  # first: visible without scrolling the table
+    open_tab(at, "roc", "Threshold and samples (Fig. 4)")
     slider = next(s for s in at.slider if s.key and s.key.startswith("thr-"))
     assert slider.proto.format == "%.3f"
 
@@ -280,7 +292,7 @@ def test_streamlit_settings_hide_deploy_and_usage_statistics():
 
 
 def test_edges_in_motion_play_and_download_every_models_edge():
-    at = page("simplex")
+    at = page("simplex", tab="Edges in motion")
     assert at.session_state["sx_motion_sizes"]["frames"] == 16  # the default
     assert at.session_state["sx_motion_sizes"]["models"] == 3  # the three digits models compared
     assert at.selectbox(key="sx_motion_edge").options == ["1 → 2", "2 → 3", "1 → 3"]

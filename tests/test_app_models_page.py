@@ -10,7 +10,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from app_testing import APP, CHECKPOINTS, AppTest, lab_env, no_errors, run_app  # noqa: E402,F401
+from app_testing import APP, CHECKPOINTS, AppTest, lab_env, no_errors, open_tab, run_app  # noqa: E402,F401
 
 
 # ------------------------------------------------------------------ models: table, load, upload, train
@@ -36,7 +36,7 @@ def test_models_page_loads_a_checkpoint_into_the_lab_beside_the_shipped_comparis
 
 def test_models_page_refuses_a_bad_checkpoint_leaving_nothing_and_stores_a_good_one(lab_env):
     runs = lab_env / "runs"
-    at = run_app("models")
+    at = run_app("models", tab="Upload a checkpoint")  # opened from its URL: the table not drawn before
     meta = json.loads((CHECKPOINTS / "digits-c0-m3.json").read_text())
     meta["config"]["interpolation"] = [3]  # issue 11: refused, yet once stored and breaking every page
     bad = [("x.safetensors", (CHECKPOINTS / "digits-c0-m3.safetensors").read_bytes(), "application/octet-stream"),
@@ -49,10 +49,13 @@ def test_models_page_refuses_a_bad_checkpoint_leaving_nothing_and_stores_a_good_
     good = [(f"digits-c0-m3{ext}", (CHECKPOINTS / f"digits-c0-m3{ext}").read_bytes(), "application/octet-stream")
             for ext in (".safetensors", ".json")]
     at.file_uploader(key="models_upload").set_value(good).run()
+    at.query_params.pop("models_tab")  # as the browser's URL follows the tabs (AppTest's does not)
     at.button(key="models_add").click().run()
     assert not at.exception
     assert (runs / "digits-c0-m3.safetensors").exists()
     at.run()
+    assert at.session_state["models_tab"] == "Checkpoints"  # the table opens with the stored run picked
+    assert at.selectbox(key="models_pick").value == "digits-c0-m3 (yours)"
     frame = at.dataframe[0].value
     assert ((frame["name"] == "digits-c0-m3") & (frame["source"] == "yours")).any()
 
@@ -185,7 +188,7 @@ def test_a_checkpoint_without_a_health_record_says_so(lab_env):
 
 
 def test_the_training_form_exposes_the_settings_and_estimates_the_time():
-    at = run_app("models")
+    at = run_app("models", tab="Train a model")
     no_errors(at)
     for key in ("train_dataset", "train_class", "train_m", "train_profile", "train_preset", "train_device"):
         assert at.selectbox(key=key).value is not None
@@ -213,7 +216,7 @@ def _wait(predicate, timeout=120.0):
 def test_models_page_trains_in_the_background_and_lists_the_run(lab_env):
     from app.shared import jobs
 
-    at = run_app("models")
+    at = run_app("models", tab="Train a model")
     at.selectbox(key="train_class").set_value(4)
     at.selectbox(key="train_m").set_value(2)
     at.number_input(key="train_epochs").set_value(2).run()
@@ -234,10 +237,11 @@ def test_models_page_trains_in_the_background_and_lists_the_run(lab_env):
     assert Path(job.path.replace(".safetensors", ".timeline.safetensors")).exists()
     at.run()
     no_errors(at)
+    assert any("Job" in m.value and "completed" in m.value for m in at.markdown)
+    open_tab(at, "models", "Checkpoints")
     at.radio(key="models_scope").set_value("your runs").run()
     frame = at.dataframe[0].value
     assert len(frame) == 1 and frame.iloc[0]["class"] == "4" and frame.iloc[0]["interpolation"] == "2-point simplex"
-    assert any("Job" in m.value and "completed" in m.value for m in at.markdown)
 
 
 def test_a_reloaded_page_finds_its_running_job_with_progress_and_stop(lab_env, monkeypatch):
@@ -251,13 +255,13 @@ def test_a_reloaded_page_finds_its_running_job_with_progress_and_stop(lab_env, m
                      owner=token)
     try:
         _wait(lambda: job.epoch >= 1)
-        at = run_app("models")  # the reload
+        at = run_app("models", tab="Train a model")  # the reload
         no_errors(at)
         assert any(b.key == f"stop-{job.id}" for b in at.button)
         assert any(f"Job {job.id}" in m.value and "running" in m.value for m in at.markdown)
         assert not any("other users" in c.value for c in at.caption)
         monkeypatch.setattr(owner, "browser_cookie", lambda: "cd" * 16)  # another browser: counted, no Stop
-        other = run_app("models")
+        other = run_app("models", tab="Train a model")
         assert not any(b.key == f"stop-{job.id}" for b in other.button)
         assert any("1 job(s) of other users" in c.value for c in other.caption)
         next(b for b in at.button if b.key == f"stop-{job.id}").click().run()
@@ -282,7 +286,7 @@ def test_a_queued_job_shows_its_place_in_line_then_runs(lab_env, monkeypatch):
                       lab_env / "runs", owner=token)
     try:
         _wait(lambda: theirs.status == "running")
-        at = run_app("models")
+        at = run_app("models", tab="Train a model")
         no_errors(at)
         assert at.number_input(key="train_threads").value == jobs.default_threads()
         card = next(m.value for m in at.markdown if f"Job {mine.id}" in m.value)

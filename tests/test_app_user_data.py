@@ -10,7 +10,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from app_testing import AppTest, APP, lab_env, no_errors, run_app  # noqa: E402,F401
+from app_testing import AppTest, APP, lab_env, no_errors, open_tab, run_app  # noqa: E402,F401
 
 PAGES = ("latent_map", "simplex", "roc", "score", "models")
 
@@ -58,6 +58,7 @@ def user_dirs(lab_env, monkeypatch):
 def _train(at, epochs: int = 1, preset=None):
     from app.shared import jobs
 
+    at.session_state["models_tab"] = "Train a model"
     at.switch_page("models/page.py").run()
     no_errors(at)
     if preset:
@@ -84,6 +85,7 @@ def test_a_zip_of_folders_in_the_data_dir_trains_in_the_lab_and_every_page_works
     at = run_app()
     assert "user.smalldigits" in at.selectbox(key="dataset").options
     at.selectbox(key="dataset").set_value("user.smalldigits").run()
+    at.session_state["models_tab"] = "Train a model"
     at.switch_page("models/page.py").run()
     assert at.selectbox(key="train_preset").options == ["mnist", "mnist_small"]  # the presets of 1x28x28
     assert at.selectbox(key="train_preset").value == "mnist"  # the paper's MNIST network by default
@@ -104,6 +106,7 @@ def test_a_table_without_labels_explores_by_score(user_dirs):
     (user_dirs[0] / "nolabels.csv").write_bytes(_digits_csv(labels=False))
     at = run_app()
     at.selectbox(key="dataset").set_value("user.nolabels").run()
+    at.session_state["models_tab"] = "Train a model"
     at.switch_page("models/page.py").run()
     at.number_input(key="train_contamination").set_value(0.2)
     job = _train(at, epochs=2)
@@ -115,6 +118,7 @@ def test_a_table_without_labels_explores_by_score(user_dirs):
     assert any("No normal-vs-anomaly separation by epoch" in c.value for c in at.caption)  # no empty chart
     at.switch_page("roc/page.py").run()
     assert any("No ROC curve" in i.value for i in at.info)
+    open_tab(at, "roc", "Threshold and samples (Fig. 4)")
     assert "flagged" in [m.label for m in at.metric] and "precision" not in [m.label for m in at.metric]
 
 
@@ -136,7 +140,7 @@ def test_an_upload_is_stored_only_when_it_loads_and_then_appears_in_the_sidebar(
     assert not (store / "pics.zip").exists()
     with pytest.raises(NotAdded, match="a .zip of class folders"):
         store_upload("model.pkl", b"\x80\x04")
-    at = run_app("models")
+    at = run_app("models", tab="Your data")
     assert "user.mine" in at.selectbox(key="dataset").options
     at.selectbox(key="dataset").set_value("user.mine").run()
     no_errors(at)

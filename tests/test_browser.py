@@ -77,7 +77,7 @@ def simplex(server, browser):
     page = browser.new_page(viewport={"width": 1500, "height": 1600})
     page.goto(server + "/simplex")
     wait_idle(page, DECODED[2])
-    wait_idle(page, ".js-plotly-plot", 6)
+    wait_idle(page, ".js-plotly-plot", 3)  # the heat maps: the first of the lazy tabs below the interpolant
     yield page
     page.close()
 
@@ -140,7 +140,9 @@ def test_a_click_on_the_heat_map_sets_the_weights(simplex):
 
 def test_a_click_on_a_decoded_tile_sets_its_weights(simplex):
     page = simplex
+    page.get_by_role("tab", name="Decoded mosaic").click()
     mosaic = page.locator("[class*=st-key-sx_mosaic-1] .js-plotly-plot .nsewdrag").first
+    mosaic.wait_for(timeout=120_000)
     mosaic.scroll_into_view_if_needed()
     box = mosaic.bounding_box()
     # the bottom-left tile: anchor 2 alone (the image fills the plot's width; its last row is its bottom)

@@ -47,7 +47,7 @@ def player_url(page, url: str) -> str:
 
 def test_the_gif_download_has_as_many_frames_as_asked(tmp_path_factory):
     with lab_page(tmp_path_factory, accept_downloads=True) as (page, url):
-        page.goto(url + "/simplex")
+        page.goto(url + "/simplex?simplex_tab=Edges+in+motion")  # the tab's URL opens it
         assert wait_for(lambda: page.locator(GIF_BUTTON).count() >= 1, timeout=240), "no GIF download button"
         settle(page)
         slider = page.locator(SLIDER)

@@ -86,6 +86,7 @@ def test_a_job_survives_a_reload_and_a_sigterm_keeps_it_as_interrupted(tmp_path)
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(url + "/models")
+            page.get_by_role("tab", name="Train a model").click()  # the URL keeps the open tab: a reload too
             start = page.get_by_role("button", name="Start training")
             _wait_for(page, lambda: start.count() and start.is_enabled() and page.get_by_text("Estimated time").count(),
                       "the training form and its estimate")
@@ -141,6 +142,7 @@ def _workers(server_pid: int) -> list[int]:
 
 def _start_job(page, url: str, epochs: str, klass: str | None = None) -> None:
     page.goto(url + "/models")
+    page.get_by_role("tab", name="Train a model").click()
     start = page.get_by_role("button", name="Start training")
     _wait_for(page, lambda: start.count() and start.is_enabled() and page.get_by_text("Estimated time").count(),
               "the training form and its estimate")

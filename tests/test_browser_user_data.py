@@ -46,18 +46,23 @@ def test_an_uploaded_zip_trains_and_opens_on_the_latent_map_and_the_simplex_expl
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1500, "height": 1400})
             page.goto(url + "/models")
+            page.get_by_role("tab", name="Your data").click()
             chooser = page.locator(".st-key-own_upload input[type=file]")
             _wait_for(page, lambda: chooser.count() == 1, "the dataset uploader")
             chooser.set_input_files(str(upload))
             add = page.get_by_role("button", name="Add the dataset")
             _wait_for(page, lambda: add.is_enabled(), "the upload to arrive")
             add.click()
-            # listed under Your data as the sidebar's dataset: stored, declared and selected
-            _wait_for(page, lambda: "user.mydigits · your data: mydigits.zip · the sidebar's dataset"
-                      in page.inner_text("body"), "the new dataset, selected in the sidebar", timeout=240)
+            # stored, declared, selected in the sidebar, and the Train tab opens on it: a model is what it needs next
+            train_tab = page.get_by_role("tab", name="Train a model")
+            chosen = page.locator('[data-testid="stSidebar"] input[aria-label="Dataset"]')
+            _wait_for(page, lambda: chosen.input_value() == "user.mydigits"
+                      and train_tab.get_attribute("aria-selected") == "true", "the new dataset, selected in the "
+                      "sidebar, and the Train tab", timeout=240)
             assert (tmp_path / "store" / "mydigits.zip").exists()
             start = page.get_by_role("button", name="Start training")
-            _wait_for(page, lambda: start.is_enabled() and page.get_by_text("Estimated time").count() and _settled(page),
+            _wait_for(page, lambda: start.count() and start.is_enabled() and page.get_by_text("Estimated time").count()
+                      and _settled(page),
                       "the training form's estimate", timeout=240)
             field = page.locator(".st-key-train_epochs input")
             field.fill("1")

@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from app_testing import CHECKPOINTS, ROOT, lab_env, no_errors, run_app  # noqa: E402,F401
+from app_testing import CHECKPOINTS, ROOT, lab_env, no_errors, open_tab, run_app  # noqa: E402,F401
 
 from app.latent_map import timeline  # noqa: E402
 from app.models import table as models_table, training_figures  # noqa: E402
@@ -66,6 +66,7 @@ def test_the_roc_page_draws_isolation_forest_by_default_in_a_baseline_colour():
     dashed = [t for t in roc["data"] if t["line"].get("dash") == "dash"]
     assert any(t["name"].startswith("Isolation Forest") for t in dashed)
     assert not {t["line"]["color"] for t in dashed} & set(INTERPOLATION_COLOURS.values())
+    open_tab(at, "roc", "Per class")
     per_class = next(df.value for df in at.dataframe if "class" in df.value.columns)
     assert per_class.drop(columns=["class"]).map(lambda v: isinstance(v, str)).all().all()  # "0.979", or "—"
 
@@ -74,17 +75,20 @@ def test_the_roc_page_draws_isolation_forest_by_default_in_a_baseline_colour():
 
 
 def test_the_mnist_per_class_table_shows_dashes_and_compares_its_mean_over_the_same_classes():
-    table, paper_mean = _per_class("mnist")  # our checkpoints: class 2 only; the paper: all ten classes
+    table, paper_mean = _per_class("mnist")  # our checkpoints: the demo class only; the paper: all ten classes
+    (demo,) = {str(e["anomaly_class"]) for e in _shipped("mnist")}
+    paper_table, _ = tables.paper_per_class("mnist", tabular=False)
+    paper_demo = float(paper_table.loc[paper_table["class"].astype(str) == demo, "paper 3-point"].iloc[0])
     shown = tables.shown_table(table)
     cells = shown.drop(columns=["class"]).to_numpy().ravel()
     assert all(isinstance(c, str) for c in cells) and tables.MISSING in cells
     assert not any(c in ("None", "nan", "NaN") for c in cells)
     mean = shown.iloc[0]
-    assert mean["class"] == "mean (class 2)"  # first, and it says which classes it averages
-    class_2 = shown[shown["class"] == "2"].iloc[0]
-    assert mean["paper 3-point"] == class_2["paper 3-point"] == "0.992"  # not the ten-class 0.979
+    assert mean["class"] == f"mean (class {demo})"  # first, and it says which classes it averages
+    class_row = shown[shown["class"] == demo].iloc[0]
+    assert mean["paper 3-point"] == class_row["paper 3-point"] == f"{paper_demo:.3f}"  # not the ten-class 0.979
     note = tables.means_note(table, paper_mean)
-    assert "class 2" in note and "0.979" in note
+    assert f"class {demo}" in note and "0.979" in note
 
 
 def test_the_digits_mean_row_still_averages_every_class():
@@ -212,7 +216,7 @@ def test_a_reload_refills_the_training_form_with_the_last_submitted_values(lab_e
     monkeypatch.setattr(owner, "browser_cookie", lambda: "0f" * 16)
     started = []
     monkeypatch.setattr(jobs, "start", lambda spec, runs, owner="": started.append(spec) or SimpleNamespace(id=1))
-    at = run_app("models")
+    at = run_app("models", tab="Train a model")
     at.selectbox(key="train_class").set_value(4)
     at.selectbox(key="train_m").set_value(2)
     at.number_input(key="train_seed").set_value(5)
@@ -221,7 +225,7 @@ def test_a_reload_refills_the_training_form_with_the_last_submitted_values(lab_e
     no_errors(at)
     assert [(s.anomaly_class, s.interpolation, s.seed, s.epochs) for s in started] == [(4, 2, 5, 7)]
 
-    reloaded = run_app("models")  # a new session with the same cookie: what a reload is
+    reloaded = run_app("models", tab="Train a model")  # a new session with the same cookie: what a reload is
     no_errors(reloaded)
     assert reloaded.selectbox(key="train_class").value == 4 and reloaded.selectbox(key="train_m").value == 2
     assert reloaded.number_input(key="train_seed").value == 5
@@ -229,7 +233,7 @@ def test_a_reload_refills_the_training_form_with_the_last_submitted_values(lab_e
     assert reloaded.number_input(key="train_lr").value == 5e-4  # the preset's, as submitted
 
     monkeypatch.setattr(owner, "browser_cookie", lambda: "f0" * 16)  # another browser starts from the defaults
-    other = run_app("models")
+    other = run_app("models", tab="Train a model")
     assert other.number_input(key="train_seed").value == 0 and other.number_input(key="train_epochs").value != 7
 
 

@@ -2,11 +2,17 @@
 names; AppTest finds the widgets by them). The sidebar's model selection and the one-run notice it may set are
 `app.shared.keys.MODELS` and `FLASH`."""
 
+# the page's tabs (lazy: only the open tab's sections run)
+TAB = "models_tab"
+TABS = ("Checkpoints", "Train a model", "Your data", "Upload a checkpoint")
+OPEN_TAB = "_models_open_tab"  # the tab the next run opens (set where the tabs are already drawn)
+
 # the checkpoint table and the picked checkpoint
 SCOPE = "models_scope"  # which checkpoints the table lists
 SCOPE_FOR = "_models_scope_for"  # the sidebar's dataset the scope was chosen for
 TABLE = "models_table"
 PICK = "models_pick"  # the picked checkpoint's label (`table.pick_label`)
+PICK_NEXT = "_models_pick_next"  # a label to pick on the next run (a stored upload), over the sidebar's
 PICK_FOLLOWS = "_models_pick_follows"  # the sidebar's selection the pick last followed
 CLICKED_ROW = "_models_row"  # (scope, row) of the last row click, so that one click picks once
 USE = "models_use"
@@ -72,6 +78,9 @@ OWN_RATIO = "own_normal_test_ratio"
 OWN_ADD = "own_add"
 OWN_ERROR = "_own_error"  # the last add's failure, shown until the next try
 TRAIN_CONTAMINATION = "train_contamination"
+
+# widget values that outlive a visit to another tab (a widget that is not drawn in a run loses its value)
+KEPT_ACROSS_TABS = (OWN_NAME, OWN_NORMAL, OWN_LABEL, OWN_RATIO)
 
 # the form's values a reload refills (app/models/form_memory.py), the widgets' keys
 REMEMBERED_FORM = (TRAIN_DATASET, TRAIN_CLASS, TRAIN_INTERPOLATION, TRAIN_PROFILE, TRAIN_PRESET, TRAIN_LR, TRAIN_BATCH,

@@ -1,22 +1,39 @@
 """Models: the shipped checkpoints and your runs (table following the sidebar, health badge and curves,
-departures from the paper); download, rename and delete your runs; upload a checkpoint; train a new one in the
-background with an estimated time before it starts."""
+departures from the paper); download, rename and delete your runs; train a new one in the background with an
+estimated time before it starts; bring your own data; upload a checkpoint. One tab each, and only the open tab's
+sections run: a page change draws the table, not four sections below it."""
 import streamlit as st
 
-from app.models import sections, training_panel, your_data
-from app.shared import sidebar
+from app.models import keys, sections, training_panel, your_data
+from app.shared import display, sidebar
 
+ss = st.session_state
 ctx = sidebar.context()
 st.title("Models")
 sections.skipped_section()
-
-st.subheader("Checkpoints")
-chosen = sections.checkpoint_table(ctx)
-if chosen is not None:
-    sections.manage(chosen)
-    sections.details(chosen)
-
-sections.upload()
-your_data.your_data_section(ctx)
-training_panel.training_form(ctx)
-training_panel.jobs_section()
+if keys.OPEN_TAB in ss:  # an upload was stored: the table with it picked
+    display.select_tab(keys.TAB, ss.pop(keys.OPEN_TAB))
+checkpoints, train, own_data, upload = st.tabs(list(keys.TABS), key=keys.TAB, on_change="rerun", bind="query-params")
+# a widget not drawn in a run forgets its value: the closed tabs' form values are kept (not the open tab's, which
+# its widgets keep, and which Streamlit would warn about beside their defaults)
+for key in (() if train.open else keys.REMEMBERED_FORM) + (() if own_data.open else keys.KEPT_ACROSS_TABS):
+    if key in ss:
+        ss[key] = ss[key]
+if not train.open:
+    training_panel.jobs_notice()
+if checkpoints.open:
+    with checkpoints:
+        chosen = sections.checkpoint_table(ctx)
+        if chosen is not None:
+            sections.manage(chosen)
+            sections.details(chosen)
+if train.open:
+    with train:
+        training_panel.training_form(ctx)
+        training_panel.jobs_section()
+if own_data.open:
+    with own_data:
+        your_data.your_data_section(ctx)
+if upload.open:
+    with upload:
+        sections.upload()

@@ -37,7 +37,8 @@ def checkpoint_table(ctx):
     st.caption(f"{len(entries) - n_yours} shipped, {n_yours} of yours. Click a row to pick it. AUC/AP on the "
                "protocol's test set; F1 at the top-k% (the known anomaly share) for tables; — = not recorded.")
     if not entries:
-        st.info("No checkpoint here yet: choose *all datasets* above, upload one, or train one below.")
+        st.info("No checkpoint here yet: choose *all datasets* above, train one (**Train a model**) or upload one "
+                "(**Upload a checkpoint**).")
         return None
     by_label = {table.pick_label(e): e for e in entries}
     followed = tuple(e["path"] for e in ctx.entries)
@@ -46,6 +47,8 @@ def checkpoint_table(ctx):
         first = next((table.pick_label(e) for e in ctx.entries if table.pick_label(e) in by_label), None)
         if first:
             ss[keys.PICK] = first
+    if ss.get(keys.PICK_NEXT) in by_label:
+        ss[keys.PICK] = ss.pop(keys.PICK_NEXT)
     rows = (shown or {}).get("selection", {}).get("rows", []) if shown is not None else []
     if rows and rows[0] < len(entries) and ss.get(keys.CLICKED_ROW) != (scope, rows[0]):
         ss[keys.CLICKED_ROW] = (scope, rows[0])  # a click on a row picks it below
@@ -213,7 +216,6 @@ def skipped_section() -> None:
 # ------------------------------------------------------------------ upload
 
 def upload() -> None:
-    st.subheader("Upload a checkpoint")
     up = st.file_uploader("A checkpoint pair: NAME.safetensors and NAME.json", accept_multiple_files=True,
                           type=["safetensors", "json"], key=keys.UPLOAD)
     if not up:
@@ -233,5 +235,7 @@ def upload() -> None:
     except Exception as e:  # noqa: BLE001: CheckpointError; anything else is refused the same way
         st.error(f"**Not a usable maesi checkpoint; nothing was stored.** {user_text(e, catalogue.runs_dir())}")
         return
-    ss[shared_keys.FLASH] = f"Stored as {stored.name[: -len('.safetensors')]} in your runs."
+    name = stored.name[: -len('.safetensors')]
+    ss[shared_keys.FLASH] = f"Stored as {name} in your runs."
+    ss[keys.OPEN_TAB], ss[keys.PICK_NEXT], ss[keys.SCOPE] = keys.TABS[0], f"{name} (yours)", "your runs"
     st.rerun()

@@ -153,7 +153,6 @@ def _own_presets(dataset: str, spec) -> tuple[str, list]:
 
 def training_form(ctx) -> None:
     """The form, its departures from the paper, the time estimate and the Start button."""
-    st.subheader("Train a new model")
     _recall_last_form()
     dataset, spec, klass = _what_to_train(ctx)
     tabular = spec.kind == "tabular"
@@ -279,6 +278,28 @@ def _job_panel() -> None:
     if ray_jobs.ray_address():
         st.caption(f"Jobs train on the Ray cluster at {ray_jobs.ray_address()} (MAESI_RAY_ADDRESS); their runs "
                    "come back to this server's runs folder.")
+
+
+def _notice_panel() -> None:
+    snaps = [j.snapshot() for j in jobs.of_owner(owner.owner_token())[:5]]
+    for snap in snaps:
+        if snap["done"] and snap["path"] and snap["id"] not in ss.setdefault(keys.ANNOUNCED, set()):
+            ss[keys.ANNOUNCED].add(snap["id"])
+            st.rerun()  # the table and the sidebar list the new run
+    active = [s for s in snaps if not s["done"]]
+    if active:
+        st.caption(" · ".join(f"Job {s['id']} ({s['spec'].dataset}): *{job_status(s)}*, epoch {s['epoch']}/"
+                              f"{s['epochs'] or s['spec'].epochs or '?'}" for s in active)
+                   + ". Follow or stop it on the **Train a model** tab.")
+
+
+def jobs_notice() -> None:
+    """Above a tab other than Train: this browser's running jobs in one line, refreshed while they run; a job
+    that finishes reloads the page, so that its run appears in the table and the sidebar."""
+    owner.remember()
+    running = any(not j.done for j in jobs.of_owner(owner.owner_token()))
+    if running:
+        st.fragment(_notice_panel, run_every=2.0)()
 
 
 def jobs_section() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from app.models import keys
-from app.shared import keys as shared_keys
+from app.shared import display, keys as shared_keys
 from app.shared.guard import user_text
 
 ss = st.session_state
@@ -72,6 +72,7 @@ def add_upload() -> None:
         return
     ss[shared_keys.DATASET] = source.name
     ss[keys.TRAIN_DATASET] = source.name
+    display.select_tab(keys.TAB, keys.TABS[1])  # what a new dataset needs next: a model
     ss[shared_keys.FLASH] = f"Added {source.name}: {ds.description}." + (f" {' '.join(notes)}" if notes else "")
 
 
@@ -84,7 +85,6 @@ def _known() -> list:
 
 
 def your_data_section(ctx) -> None:
-    st.subheader("Your data")
     st.caption("A zip of image folders (`normal/` for the normal images, any other folder beside it for "
                "anomalies, used only for testing), or a CSV / NPY table whose label column marks anomalies "
                "(1 or `anomaly`) and normals (0 or `normal`); without labels every row is normal and the pages show "

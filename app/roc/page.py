@@ -198,10 +198,31 @@ def main() -> None:
                "split for tables), beside classical baselines and the paper's published figures.")
     if not ctx.require_data() or not ctx.require_models():
         st.stop()
-    roc_section(ctx)
-    per_class_section(ctx)
-    model, sp, scores = threshold_section(ctx)
-    gallery_section(ctx, model, sp, scores)
+    roc_tab, per_class_tab, threshold_tab = st.tabs([keys.TAB_ROC, keys.TAB_PER_CLASS, keys.TAB_THRESHOLD],
+                                                    key=keys.TAB, on_change="rerun", bind="query-params")
+    keep_closed_tabs_values({keys.TAB_ROC: roc_tab, keys.TAB_THRESHOLD: threshold_tab})
+    if roc_tab.open:
+        with roc_tab:
+            roc_section(ctx)
+    if per_class_tab.open:
+        with per_class_tab:
+            per_class_section(ctx)
+    if threshold_tab.open:
+        with threshold_tab:
+            model, sp, scores = threshold_section(ctx)
+            gallery_section(ctx, model, sp, scores)
+
+
+def keep_closed_tabs_values(tabs: dict) -> None:
+    """The widget values of the closed tabs (`keys.KEPT_ACROSS_TABS`, a trailing "-" a prefix), which Streamlit
+    forgets when a widget is not drawn in a run."""
+    ss = st.session_state
+    for label, tab in tabs.items():
+        if tab.open:
+            continue
+        for kept in keys.KEPT_ACROSS_TABS[label]:
+            for key in [k for k in ss if k == kept or (kept.endswith("-") and str(k).startswith(kept))]:
+                ss[key] = ss[key]
 
 
 main()

@@ -35,6 +35,12 @@ def show_png(img: np.ndarray, caption: Optional[str] = None, target=None, width:
         target.caption(caption)
 
 
+def select_tab(key: str, label: str) -> None:
+    """Open the lazy tab `label` of the tabs keyed `key` on the next run (their widget value; the URL's query
+    parameter they are bound to follows). Before the tabs are drawn in a run, or in a callback."""
+    st.session_state[key] = label
+
+
 def flash() -> None:
     """The notice a button callback left for this run (`keys.FLASH`), as a toast."""
     msg = st.session_state.pop(keys.FLASH, None)

@@ -39,6 +39,12 @@ def weight_slider(i: int) -> str:
     return f"sx_w{i}"
 
 
+# the lazy tabs below the interpolant (only the open one runs); their labels, and the widget values kept while
+# their tab is closed (a widget not drawn in a run forgets its value)
+TAB = "simplex_tab"
+TAB_WHOLE, TAB_MOSAIC, TAB_EDGES, TAB_MOTION = ("The whole simplex", "Decoded mosaic", "Along the edges",
+                                                "Edges in motion")
+
 # the panels' widgets, charts and containers
 FIELD = "sx_field"  # the heat maps' readout field
 EDGE = "sx_pair"  # tabular models: the edge whose decoded features are drawn
@@ -82,3 +88,6 @@ MOTION_GIF = "sx_motion_gif"  # the download buttons
 MOTION_PNG = "sx_motion_png"
 MOTION_PLAYER = "sx_motion_player"  # the container of the animated GIF shown in the page
 MOTION_SIZES = "sx_motion_sizes"  # {"frames", "models", "gif_bytes", "png_bytes"} of the last assembly, for tests
+
+KEPT_ACROSS_TABS = {TAB_WHOLE: ("sx_field",), TAB_EDGES: ("sx_pair",),
+                    TAB_MOTION: ("sx_motion_edge", "sx_motion_frames", "sx_motion_ms")}

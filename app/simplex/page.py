@@ -137,16 +137,33 @@ def main() -> None:
     panels.interpolant_fragment(scene, compare)
     # the fragment's columns: the weights, then one per model (kept below, so each model's pictures line up)
     widths = [1.15] + [3.85 / len(scene.views)] * len(scene.views) if compare else [1.2, 1.6]
-    if compare:  # one model: its heat map is in the fragment beside the weights, with the current ones marked
-        panels.heat_maps(scene, widths)
-    if m == 3 and not ctx.tabular:
-        st.markdown("##### The whole simplex, decoded")
-        panels.mosaics(scene, widths)
-    st.markdown("##### Along the edges between two anchors")
-    panels.edge_strips(scene, widths)
-    if not ctx.tabular:
-        st.markdown("##### Edges in motion")
-        edges.edge_animation(scene)
+    views_below(scene, compare, widths, ctx.tabular)
+
+
+def views_below(scene: panels.Scene, compare: bool, widths: list, tabular: bool) -> None:
+    """The whole simplex (side by side; one model's is beside its weights), the decoded mosaic (m = 3, images),
+    the edges as strips and in motion (images), one tab each: only the open tab runs, so a page change and a new
+    set of anchors draw one view, not four."""
+    labels = [label for label, shown in ((keys.TAB_WHOLE, compare), (keys.TAB_MOSAIC, scene.m == 3 and not tabular),
+                                         (keys.TAB_EDGES, True), (keys.TAB_MOTION, not tabular)) if shown]
+    if ss.get(keys.TAB) not in labels:  # a view this scene does not have (another m, one model, a table)
+        ss.pop(keys.TAB, None)
+    tabs = dict(zip(labels, st.tabs(labels, key=keys.TAB, on_change="rerun", bind="query-params")))
+    for label, tab in tabs.items():
+        if not tab.open:
+            for key in keys.KEPT_ACROSS_TABS.get(label, ()):
+                if key in ss:
+                    ss[key] = ss[key]
+            continue
+        with tab:
+            if label == keys.TAB_WHOLE:
+                panels.heat_maps(scene, widths)
+            elif label == keys.TAB_MOSAIC:
+                panels.mosaics(scene, widths)
+            elif label == keys.TAB_EDGES:
+                panels.edge_strips(scene, widths)
+            else:
+                edges.edge_animation(scene)
 
 
 main()

@@ -181,15 +181,16 @@ def interpolant_fragment(scene: Scene, compare: bool) -> None:
     if compare:
         left, right = st.columns([1.15, 3.85])
         cols = right.columns(len(scene.views))
+        headers = [col.empty() for col in cols]  # in place above the images, filled after them
         for i, (col, v, r) in enumerate(zip(cols, scene.views, results)):
-            with col:  # the decoded images first: what a weight change is for
-                model_header(v)
+            with col:  # the decoded images first, every model's before any text: what a release waits for
                 if scene.tabular:
                     _feature_bars(scene, r["decoded"][0], key=keys.bars(i), narrow=True)
                 else:
                     _decoded_image(scene, r["decoded"][0], keys.decoded(i), 160, caption)
         ss[keys.FRAGMENT_MS] = (time.perf_counter() - t0) * 1000
-        for col, v, r in zip(cols, scene.views, results):
+        for header, col, v, r in zip(headers, cols, scene.views, results):
+            model_header(v, target=header)
             with col:
                 _readout_numbers(v, r, w)
         with left:
@@ -221,14 +222,13 @@ def heat_maps(scene: Scene, widths: list) -> None:
     """Side by side: each compared model's field over the whole simplex (a click on a cell or point sets the
     weights). Outside the interpolant's fragment, so a weight change does not redraw them: with several models
     they cost most of a release's round trip. So they mark no current weights: the draggable simplex shows them."""
-    st.markdown("##### The whole simplex" + (" (click a cell to set the weights)" if scene.m == 3 else
-                                             " (click a point to set the weights)"))
     cols = st.columns(widths)
     with cols[0]:
         field_name = _field_choice() if scene.m == 3 else "score"
-        st.caption(readout.FIELDS[field_name][1] + " The draggable simplex above shows the current weights."
-                   if scene.m == 3 else "The anomaly score along the segment (and Σ wᵢ D_inter² for a model with a "
-                                        "simplex critic); dashed: the model's threshold.")
+        st.caption(readout.FIELDS[field_name][1] + " Click a cell to set the weights; the draggable simplex above "
+                   "shows the current ones." if scene.m == 3 else
+                   "The anomaly score along the segment (and Σ wᵢ D_inter² for a model with a simplex critic); "
+                   "dashed: the model's threshold. Click a point to set the weights.")
     for i, (col, v) in enumerate(zip(cols[len(cols) - len(scene.views):], scene.views)):
         with col:
             whole_simplex_chart(scene, v, None, field_name, keys.heat_map(i), height=290)
