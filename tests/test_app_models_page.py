@@ -260,6 +260,9 @@ def test_a_reloaded_page_finds_its_running_job_with_progress_and_stop(lab_env, m
         assert any(b.key == f"stop-{job.id}" for b in at.button)
         assert any(f"Job {job.id}" in m.value and "running" in m.value for m in at.markdown)
         assert not any("other users" in c.value for c in at.caption)
+        on_table = run_app("models")  # another tab: the running job in one line, pointing to its tab
+        assert any(f"Job {job.id} (digits): *running*" in c.value and "**Train a model**" in c.value
+                   for c in on_table.caption)
         monkeypatch.setattr(owner, "browser_cookie", lambda: "cd" * 16)  # another browser: counted, no Stop
         other = run_app("models", tab="Train a model")
         assert not any(b.key == f"stop-{job.id}" for b in other.button)
