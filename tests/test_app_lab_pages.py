@@ -305,6 +305,9 @@ def test_edges_in_motion_play_and_download_every_models_edge():
     at.number_input(key="sx_motion_ms").set_value(300).run()
     no_errors(at)
     assert at.session_state["sx_motion_sizes"]["frames"] == 5
+    open_tab(at, "simplex", "Along the edges")  # another view, then back: the settings are kept
+    open_tab(at, "simplex", "Edges in motion")
+    assert at.slider(key="sx_motion_frames").value == 5 and at.number_input(key="sx_motion_ms").value == 300
     # m = 2: the segment is the only edge
     at.radio(key="sx_m").set_value(2).run()
     no_errors(at)

@@ -202,6 +202,10 @@ def test_the_training_form_exposes_the_settings_and_estimates_the_time():
     no_errors(at)
     assert any("profile authors" in c.value for c in at.caption)
     assert "Estimated time" in next(i.value for i in at.info if "Estimated time" in i.value)
+    open_tab(at, "models", "Checkpoints")  # the form is not drawn there, and keeps its values
+    assert not at.number_input and at.dataframe
+    open_tab(at, "models", "Train a model")
+    assert at.number_input(key="train_batch").value == 32 and at.selectbox(key="train_profile").value == "authors"
     at.selectbox(key="train_dataset").set_value("thyroid").run()  # no data here: said, and no start
     assert any("not available" in w.value for w in at.warning) and at.button(key="train_start").disabled
 

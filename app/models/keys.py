@@ -5,7 +5,6 @@ names; AppTest finds the widgets by them). The sidebar's model selection and the
 # the page's tabs (lazy: only the open tab's sections run)
 TAB = "models_tab"
 TABS = ("Checkpoints", "Train a model", "Your data", "Upload a checkpoint")
-OPEN_TAB = "_models_open_tab"  # the tab the next run opens (set where the tabs are already drawn)
 
 # the checkpoint table and the picked checkpoint
 SCOPE = "models_scope"  # which checkpoints the table lists
@@ -79,10 +78,10 @@ OWN_ADD = "own_add"
 OWN_ERROR = "_own_error"  # the last add's failure, shown until the next try
 TRAIN_CONTAMINATION = "train_contamination"
 
-# widget values that outlive a visit to another tab (a widget that is not drawn in a run loses its value)
-KEPT_ACROSS_TABS = (OWN_NAME, OWN_NORMAL, OWN_LABEL, OWN_RATIO)
-
 # the form's values a reload refills (app/models/form_memory.py), the widgets' keys
 REMEMBERED_FORM = (TRAIN_DATASET, TRAIN_CLASS, TRAIN_INTERPOLATION, TRAIN_PROFILE, TRAIN_PRESET, TRAIN_LR, TRAIN_BATCH,
                    TRAIN_EPOCHS, TRAIN_LAM, TRAIN_RECON, TRAIN_SCALING, TRAIN_SEED, TRAIN_MAX, TRAIN_DEVICE,
                    TRAIN_THREADS, TRAIN_CONTAMINATION)
+
+# the widget values kept while their tab is closed (`display.lazy_tabs`)
+KEPT_ACROSS_TABS = {TABS[1]: REMEMBERED_FORM, TABS[2]: (OWN_NAME, OWN_NORMAL, OWN_LABEL, OWN_RATIO)}

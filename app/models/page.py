@@ -7,18 +7,10 @@ import streamlit as st
 from app.models import keys, sections, training_panel, your_data
 from app.shared import display, sidebar
 
-ss = st.session_state
 ctx = sidebar.context()
 st.title("Models")
 sections.skipped_section()
-if keys.OPEN_TAB in ss:  # an upload was stored: the table with it picked
-    display.select_tab(keys.TAB, ss.pop(keys.OPEN_TAB))
-checkpoints, train, own_data, upload = st.tabs(list(keys.TABS), key=keys.TAB, on_change="rerun", bind="query-params")
-# a widget not drawn in a run forgets its value: the closed tabs' form values are kept (not the open tab's, which
-# its widgets keep, and which Streamlit would warn about beside their defaults)
-for key in (() if train.open else keys.REMEMBERED_FORM) + (() if own_data.open else keys.KEPT_ACROSS_TABS):
-    if key in ss:
-        ss[key] = ss[key]
+checkpoints, train, own_data, upload = display.lazy_tabs(keys.TABS, keys.TAB, keys.KEPT_ACROSS_TABS).values()
 if not train.open:
     training_panel.jobs_notice()
 if checkpoints.open:

@@ -237,5 +237,6 @@ def upload() -> None:
         return
     name = stored.name[: -len('.safetensors')]
     ss[shared_keys.FLASH] = f"Stored as {name} in your runs."
-    ss[keys.OPEN_TAB], ss[keys.PICK_NEXT], ss[keys.SCOPE] = keys.TABS[0], f"{name} (yours)", "your runs"
+    ss[keys.PICK_NEXT], ss[keys.SCOPE] = f"{name} (yours)", "your runs"
+    display.request_tab(keys.TAB, keys.TABS[0])  # the table, with the stored run picked
     st.rerun()

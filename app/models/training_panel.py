@@ -267,9 +267,7 @@ def _job_panel() -> None:
     for job in mine[:5]:
         snap = job.snapshot()
         _job_card(snap, token)
-        if snap["done"] and snap["path"] and snap["id"] not in ss.setdefault(keys.ANNOUNCED, set()):
-            ss[keys.ANNOUNCED].add(snap["id"])
-            st.rerun()  # refresh the table and the sidebar with the new run
+        _announce_if_finished(snap)
     if others:
         st.caption(f"{len(others)} job(s) of other users are training or queued on this server.")
     if mine and any(j.status == "queued" for j in mine):
@@ -280,12 +278,18 @@ def _job_panel() -> None:
                    "come back to this server's runs folder.")
 
 
+def _announce_if_finished(snap: dict) -> None:
+    """A job that has just saved its run reloads the page once, so that the table and the sidebar list it."""
+    if snap["done"] and snap["path"] and snap["id"] not in ss.setdefault(keys.ANNOUNCED, set()):
+        ss[keys.ANNOUNCED].add(snap["id"])
+        st.rerun()
+
+
+@guarded("the training jobs")
 def _notice_panel() -> None:
     snaps = [j.snapshot() for j in jobs.of_owner(owner.owner_token())[:5]]
     for snap in snaps:
-        if snap["done"] and snap["path"] and snap["id"] not in ss.setdefault(keys.ANNOUNCED, set()):
-            ss[keys.ANNOUNCED].add(snap["id"])
-            st.rerun()  # the table and the sidebar list the new run
+        _announce_if_finished(snap)
     active = [s for s in snaps if not s["done"]]
     if active:
         st.caption(" · ".join(f"Job {s['id']} ({s['spec'].dataset}): *{job_status(s)}*, epoch {s['epoch']}/"

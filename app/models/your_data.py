@@ -72,7 +72,7 @@ def add_upload() -> None:
         return
     ss[shared_keys.DATASET] = source.name
     ss[keys.TRAIN_DATASET] = source.name
-    display.select_tab(keys.TAB, keys.TABS[1])  # what a new dataset needs next: a model
+    display.request_tab(keys.TAB, keys.TABS[1])  # what a new dataset needs next: a model
     ss[shared_keys.FLASH] = f"Added {source.name}: {ds.description}." + (f" {' '.join(notes)}" if notes else "")
 
 

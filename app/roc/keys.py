@@ -1,11 +1,8 @@
 """The ROC page's session-state and widget keys, declared once (AppTest finds the widgets by them)."""
 
-# the page's lazy tabs (only the open one runs), and the widget values kept while their tab is closed (a widget
-# not drawn in a run forgets its value; the threshold sliders are kept by their prefix)
+# the page's lazy tabs (only the open one runs: `display.lazy_tabs`)
 TAB = "roc_tab"
 TAB_ROC, TAB_PER_CLASS, TAB_THRESHOLD = "ROC curves", "Per class", "Threshold and samples (Fig. 4)"
-KEPT_ACROSS_TABS = {TAB_ROC: ("roc_score", "roc_baselines"),
-                    TAB_THRESHOLD: ("thr_model", "gal_n", "gal_how", "gal_tab", "thr-")}
 
 SCORE = "roc_score"  # the models' anomaly score: feature, l2 or latent_norm
 BASELINES = "roc_baselines"
@@ -25,3 +22,8 @@ GALLERY_BARS = "gal_bars"
 def threshold(model_name: str) -> str:
     """The threshold slider of one model: each model keeps its own threshold."""
     return f"thr-{model_name}"
+
+
+# the widget values kept while their tab is closed (the threshold sliders by their prefix, `threshold`)
+KEPT_ACROSS_TABS = {TAB_ROC: (SCORE, BASELINES),
+                    TAB_THRESHOLD: (THRESHOLD_MODEL, GALLERY_SIZE, GALLERY_CHOICE, GALLERY_SAMPLE, threshold(""))}

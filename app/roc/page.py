@@ -198,9 +198,8 @@ def main() -> None:
                "split for tables), beside classical baselines and the paper's published figures.")
     if not ctx.require_data() or not ctx.require_models():
         st.stop()
-    roc_tab, per_class_tab, threshold_tab = st.tabs([keys.TAB_ROC, keys.TAB_PER_CLASS, keys.TAB_THRESHOLD],
-                                                    key=keys.TAB, on_change="rerun", bind="query-params")
-    keep_closed_tabs_values({keys.TAB_ROC: roc_tab, keys.TAB_THRESHOLD: threshold_tab})
+    roc_tab, per_class_tab, threshold_tab = display.lazy_tabs(
+        (keys.TAB_ROC, keys.TAB_PER_CLASS, keys.TAB_THRESHOLD), keys.TAB, keys.KEPT_ACROSS_TABS).values()
     if roc_tab.open:
         with roc_tab:
             roc_section(ctx)
@@ -212,17 +211,6 @@ def main() -> None:
             model, sp, scores = threshold_section(ctx)
             gallery_section(ctx, model, sp, scores)
 
-
-def keep_closed_tabs_values(tabs: dict) -> None:
-    """The widget values of the closed tabs (`keys.KEPT_ACROSS_TABS`, a trailing "-" a prefix), which Streamlit
-    forgets when a widget is not drawn in a run."""
-    ss = st.session_state
-    for label, tab in tabs.items():
-        if tab.open:
-            continue
-        for kept in keys.KEPT_ACROSS_TABS[label]:
-            for key in [k for k in ss if k == kept or (kept.endswith("-") and str(k).startswith(kept))]:
-                ss[key] = ss[key]
 
 
 main()

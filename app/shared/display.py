@@ -35,10 +35,36 @@ def show_png(img: np.ndarray, caption: Optional[str] = None, target=None, width:
         target.caption(caption)
 
 
-def select_tab(key: str, label: str) -> None:
-    """Open the lazy tab `label` of the tabs keyed `key` on the next run (their widget value; the URL's query
-    parameter they are bound to follows). Before the tabs are drawn in a run, or in a callback."""
-    st.session_state[key] = label
+def lazy_tabs(labels, key: str, kept: Optional[dict] = None) -> dict:
+    """{label: tab} of Streamlit tabs of which only the open one runs (each tab's `.open`), bound to the URL's query
+    parameter `key`, so that a reload or a link opens the same tab. A tab asked for by `request_tab` opens; a
+    stored tab the labels no longer hold gives way to the first. A widget not drawn in a run forgets its value:
+    those of the closed tabs listed in `kept` ({label: widget keys, a key ending in "-" a prefix}) are kept (not
+    the open tab's, which its widgets keep, and which Streamlit would warn about beside their defaults)."""
+    ss = st.session_state
+    requested = ss.pop(_requested(key), None)
+    if requested in labels:
+        ss[key] = requested
+    elif ss.get(key) not in labels:
+        ss.pop(key, None)
+    tabs = dict(zip(labels, st.tabs(list(labels), key=key, on_change="rerun", bind="query-params")))
+    for label, tab in tabs.items():
+        if tab.open:
+            continue
+        for name in (kept or {}).get(label, ()):
+            for widget in [k for k in ss if k == name or (name.endswith("-") and str(k).startswith(name))]:
+                ss[widget] = ss[widget]
+    return tabs
+
+
+def request_tab(key: str, label: str) -> None:
+    """Open the tab `label` of the `lazy_tabs` keyed `key` on the next run (from a callback, or from a run that
+    has drawn the tabs already)."""
+    st.session_state[_requested(key)] = label
+
+
+def _requested(key: str) -> str:
+    return f"_{key}_requested"
 
 
 def flash() -> None:

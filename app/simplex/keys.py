@@ -39,8 +39,8 @@ def weight_slider(i: int) -> str:
     return f"sx_w{i}"
 
 
-# the lazy tabs below the interpolant (only the open one runs); their labels, and the widget values kept while
-# their tab is closed (a widget not drawn in a run forgets its value)
+# the lazy tabs below the interpolant (only the open one runs: `display.lazy_tabs`), and (at the end) the widget
+# values kept while their tab is closed
 TAB = "simplex_tab"
 TAB_WHOLE, TAB_MOSAIC, TAB_EDGES, TAB_MOTION = ("The whole simplex", "Decoded mosaic", "Along the edges",
                                                 "Edges in motion")
@@ -89,5 +89,4 @@ MOTION_PNG = "sx_motion_png"
 MOTION_PLAYER = "sx_motion_player"  # the container of the animated GIF shown in the page
 MOTION_SIZES = "sx_motion_sizes"  # {"frames", "models", "gif_bytes", "png_bytes"} of the last assembly, for tests
 
-KEPT_ACROSS_TABS = {TAB_WHOLE: ("sx_field",), TAB_EDGES: ("sx_pair",),
-                    TAB_MOTION: ("sx_motion_edge", "sx_motion_frames", "sx_motion_ms")}
+KEPT_ACROSS_TABS = {TAB_WHOLE: (FIELD,), TAB_EDGES: (EDGE,), TAB_MOTION: (MOTION_EDGE, MOTION_FRAMES, MOTION_DURATION)}

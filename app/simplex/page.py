@@ -146,14 +146,8 @@ def views_below(scene: panels.Scene, compare: bool, widths: list, tabular: bool)
     set of anchors draw one view, not four."""
     labels = [label for label, shown in ((keys.TAB_WHOLE, compare), (keys.TAB_MOSAIC, scene.m == 3 and not tabular),
                                          (keys.TAB_EDGES, True), (keys.TAB_MOTION, not tabular)) if shown]
-    if ss.get(keys.TAB) not in labels:  # a view this scene does not have (another m, one model, a table)
-        ss.pop(keys.TAB, None)
-    tabs = dict(zip(labels, st.tabs(labels, key=keys.TAB, on_change="rerun", bind="query-params")))
-    for label, tab in tabs.items():
+    for label, tab in display.lazy_tabs(labels, keys.TAB, keys.KEPT_ACROSS_TABS).items():
         if not tab.open:
-            for key in keys.KEPT_ACROSS_TABS.get(label, ()):
-                if key in ss:
-                    ss[key] = ss[key]
             continue
         with tab:
             if label == keys.TAB_WHOLE:
