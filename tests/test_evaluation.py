@@ -349,6 +349,25 @@ def test_a_mean_claim_over_some_classes_compares_the_same_classes():
     assert _answer_in(md, "- **Table 1, mean over the classes run, cifar10**") == "no"
 
 
+def test_a_tie_at_chance_is_answered_no_and_says_why():
+    from core.evaluation.report import render_markdown
+
+    def row(method, klass, value):
+        return {"dataset": "cifar10", "anomaly_class": klass, "method": method, "seed": 0, "metric": "auc",
+                "value": value}
+
+    # per class far from 0.5 both ways, a class mean at chance, level with the strongest peer (CIFAR-10 at 5 epochs)
+    rows = [row("maesi-3pt", "0", 0.41), row("maesi-3pt", "1", 0.63), row("pyod-deepsvdd", "0", 0.50),
+            row("pyod-deepsvdd", "1", 0.54), {**row("paper:maesi-3pt", "0", 0.85), "seed": ""}, {**row("paper:maesi-3pt", "1", 0.98), "seed": ""},
+            {**row("paper:maesi-3pt", "mean", 0.915), "seed": ""}]
+    md = render_markdown(rows, {"experiment": "cifar10", "budget": "test"})
+    line = next(x for x in md.splitlines() if x.startswith("- **Table 1"))
+    assert _answer_in(md, "- **Table 1") == "no" and "at chance (AUC below 0.55)" in line, line
+    rows[1]["value"] = 0.73  # our mean 0.57: above chance and above the peer
+    md = render_markdown(rows, {"experiment": "cifar10", "budget": "test"})
+    assert _answer_in(md, "- **Table 1") == "partly" and "at chance (AUC below" not in md
+
+
 def test_claim_answers_follow_the_stated_rule():
     from core.evaluation.claims import verdict
 
@@ -357,6 +376,10 @@ def test_claim_answers_follow_the_stated_rule():
     assert verdict((0.90, 0.001, 5), 0.96, ("pyod-iforest", 0.89)) == "partly"  # below the paper, above the peer
     assert verdict((0.90, 0.001, 5), 0.96, ("pyod-iforest", 0.91)) == "no"
     assert verdict((0.90, 0.001, 5), 0.96, None) == "no"  # no peer ran: nothing to be at or above
+    # at chance: a tie with a peer that is at chance too is no partial reproduction (CIFAR-10 on a CPU budget)
+    assert verdict((0.5177, 0.0, 1), 0.96, ("pyod-deepsvdd", 0.5176)) == "no"
+    assert verdict((0.5177, 0.0, 1), 0.96, ("pyod-deepsvdd", 0.5176), metric="f1") == "partly"  # no chance level
+    assert verdict((0.56, 0.0, 1), 0.96, ("pyod-deepsvdd", 0.52)) == "partly"
 
 
 def test_thyroids_claim_is_answered_by_the_precision_and_recall_the_paper_prints():

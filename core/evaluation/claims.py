@@ -9,7 +9,9 @@ learning rate) gets a line of its own, so that a reader sees both answers. The a
 
 * **yes**: its mean reaches the paper's figure within max(its standard deviation, 0.005);
 * **partly**: it does not, but it is at or above the strongest peer of the same run (the best PyOD or classical
-  row), or (Table 2's Thyroid, where the paper prints precision and recall only) one of the two is reached;
+  row) and, for an AUC, above chance (at least 0.55: below it the score ranks anomalies little better than a coin,
+  so matching a peer that is at chance too is no partial reproduction), or (Table 2's Thyroid, where the paper
+  prints precision and recall only) one of the two is reached;
 * **no**: below the paper and below the strongest peer.
 
 Each answer is computed first (`paper_answers`, `interpolation_answers`, `peer_standings`, `miss_reason`), then
@@ -66,11 +68,19 @@ def variant_text(m: Measured, a, meta: dict) -> str:
             f"{a.metric.upper()} {_fmt(m.stat(row, a.col, a.metric))}.")
 
 
-def verdict(ours: tuple, paper: float, peer: tuple | None) -> str:
+CHANCE_AUC = 0.55  # an AUC mean below this ranks the anomalies little better than a random score
+
+
+def at_chance(mean: float, metric: str) -> bool:
+    """An AUC too near (or below) 0.5 to count as detecting anything; other metrics have no chance level here."""
+    return metric == "auc" and mean < CHANCE_AUC
+
+
+def verdict(ours: tuple, paper: float, peer: tuple | None, metric: str = "auc") -> str:
     mu, sd, _ = ours
     if mu >= paper - max(sd, 0.005):
         return "yes"
-    if peer is not None and mu >= peer[1]:
+    if peer is not None and mu >= peer[1] and not at_chance(mu, metric):
         return "partly"
     return "no"
 
@@ -138,7 +148,8 @@ def paper_answers(m: Measured, experiment: str) -> list[PaperAnswer]:
                 out.append(_printed_figures_answer(m, label, col, metric, row, ours, peer))
             else:
                 paper = float(m.pvals[key])
-                out.append(PaperAnswer(label, col, metric, row, ours, paper, peer, verdict(ours, paper, peer)))
+                out.append(PaperAnswer(label, col, metric, row, ours, paper, peer,
+                                       verdict(ours, paper, peer, metric)))
     return out
 
 
@@ -168,8 +179,8 @@ def subset_mean_answer(m: Measured, d: str, metric: str, where: str) -> PaperAns
     paper = sum(float(p) for p in published) / len(ran)
     ours = m.stat(row, (d, "mean"), metric, ran)
     peer = m.strongest_peer((d, "mean"), metric, ran)
-    return PaperAnswer(f"{where}, {d}", (d, "mean"), metric, row, ours, paper, peer, verdict(ours, paper, peer),
-                       classes=tuple(ran))
+    return PaperAnswer(f"{where}, {d}", (d, "mean"), metric, row, ours, paper, peer,
+                       verdict(ours, paper, peer, metric), classes=tuple(ran))
 
 
 def claim_lines(m: Measured, experiment: str, meta: dict) -> list[str]:
@@ -182,6 +193,14 @@ def claim_lines(m: Measured, experiment: str, meta: dict) -> list[str]:
     return out
 
 
+def _chance_text(a: PaperAnswer) -> str:
+    """Why a row at or above the strongest peer is still a "no": its AUC is at chance."""
+    if a.answer != "no" or not a.peer or a.ours[0] < a.peer[1] or not at_chance(a.ours[0], a.metric):
+        return ""
+    return (f" At or above the strongest peer, but at chance (AUC below {CHANCE_AUC}): neither ranks these anomalies "
+            f"much better than a random score, so this is no partial reproduction.")
+
+
 def _answer_line(m: Measured, a: PaperAnswer, meta: dict) -> str:
     d = a.col[0]
     peer_text = f"the strongest peer `{a.peer[0]}` {a.peer[1]:.4f}" if a.peer else "no peer ran"
@@ -189,7 +208,7 @@ def _answer_line(m: Measured, a: PaperAnswer, meta: dict) -> str:
     if a.classes:
         return (f"- **{a.label}**, over the {len(a.classes)} of {len(m.classes(d))} classes run "
                 f"({', '.join(a.classes)}; {a.metric.upper()} {a.paper:.4f} in the paper over the same classes): "
-                f"**{a.answer}**. Our `{a.row}` {_fmt(a.ours)}; {peer_text}. {budget}.")
+                f"**{a.answer}**. Our `{a.row}` {_fmt(a.ours)}; {peer_text}.{_chance_text(a)} {budget}.")
     others = [r for r in m.methods if r != a.row and not is_twin(r) and is_papers_method(r) and
               (r == "maesi-3pt" or r.startswith(("maesi-3pt@chosen", "maesi-3pt@profile=authors")))]
     context = "; ".join(filter(None, (f"`{r}` {_fmt(m.stat(r, a.col, a.metric))}" if m.stat(r, a.col, a.metric)[2]
@@ -202,7 +221,7 @@ def _answer_line(m: Measured, a: PaperAnswer, meta: dict) -> str:
                 f"Our `{a.row}`: {', '.join(parts)}; F1 {_fmt(a.ours)} vs {peer_text}{also}. {budget}."
                 + variant_text(m, a, meta))
     return (f"- **{a.label}** ({a.metric.upper()} {a.paper:.4f} in the paper): **{a.answer}**. Our `{a.row}` "
-            f"{_fmt(a.ours)}; {peer_text}{also}. {budget}." + variant_text(m, a, meta))
+            f"{_fmt(a.ours)}; {peer_text}{also}.{_chance_text(a)} {budget}." + variant_text(m, a, meta))
 
 
 def partial_mean(m: Measured, row: str, ref: str, col: tuple, metric: str) -> tuple | None:

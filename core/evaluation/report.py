@@ -60,7 +60,8 @@ def render_markdown(rows: list[dict], meta: dict) -> str:
     if claims:
         out += ["", "## Does the paper reproduce?", "", *claims, "",
                 "*yes*: our row reaches the paper's figure within its seeds' standard deviation (at least 0.005); "
-                "*partly*: it does not, but it is at or above the strongest peer of the same run; *no*: below both. "
+                "*partly*: it does not, but it is at or above the strongest peer of the same run (for an AUC, only above "
+                "chance: 0.55 or more); *no*: below both, or at chance. "
                 "The answering row is always the paper's method (the D_recon feature score, no reconstruction term, "
                 "the preset's learning rate): the one whose free choices (profile, scaling) were made on the "
                 "development partition (`maesi-3pt@chosen`; `maesi-3pt@chosen@...` where it ran at a stated reduced "

@@ -1,0 +1,49 @@
+"""Render every report (results/**/<name>.md) again from the CSV and JSON beside it, with today's wording and
+rules, without the cache (results/mnist's cache is not in the repository):
+
+    python -m scripts.render_reports          # rewrite the stale ones
+    python -m scripts.render_reports --check  # list them, exit 1 when any is stale
+
+`python -m core reproduce ... --render-only` rebuilds the CSV and JSON too, from a cache that is present.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from core.evaluation.report import read_csv, render_markdown
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def reports(root: Path = ROOT) -> list[Path]:
+    """The grid reports: a markdown file with its CSV and JSON (the research reports have their own scripts)."""
+    return [p for p in sorted((root / "results").rglob("*.md"))
+            if p.with_suffix(".csv").exists() and p.with_suffix(".json").exists()
+            and "research" not in p.relative_to(root).parts]
+
+
+def rendered(md: Path) -> str:
+    return render_markdown(read_csv(md.with_suffix(".csv")), json.loads(md.with_suffix(".json").read_text()))
+
+
+def stale(root: Path = ROOT) -> list[Path]:
+    return [p for p in reports(root) if rendered(p) != p.read_text()]
+
+
+def main(argv: list[str]) -> int:
+    found = stale()
+    for p in found:
+        print(f"{'stale' if '--check' in argv else 'rendered'}: {p.relative_to(ROOT)}")
+        if "--check" not in argv:
+            tmp = p.with_suffix(".md.tmp")
+            tmp.write_text(rendered(p))
+            tmp.replace(p)
+    if not found:
+        print(f"all {len(reports())} reports are current")
+    return 1 if found and "--check" in argv else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
