@@ -74,3 +74,17 @@ def test_make_checkpoints_never_ships_an_interrupted_training(tmp_path):
         (tmp_path / "m.json").write_text(json.dumps(meta | ({"training_status": status} if status else {})))
         why = check("m", tmp_path)
         assert (why == f"training {status}") if refused else why is None
+
+
+def test_the_cross_check_tells_the_data_from_the_training_code():
+    five = {"cells": _cells({("maesi-3pt", "1"): 0.30, ("pyod-lof", "1"): 0.66, ("maesi-3pt", "7"): 0.50,
+                             ("pyod-lof", "7"): 0.89})}
+    same = [("maesi-3pt", "1"), ("pyod-lof", "1"), ("maesi-3pt", "7"), ("pyod-lof", "7")]
+    data = {"reported_5k": {("maesi-3pt", "1"): 0.29, ("pyod-lof", "1"): 0.66, ("maesi-3pt", "7"): 0.56,
+                            ("pyod-lof", "7"): 0.89},
+            "dates": {"reported": "2026-11-29", "budget": "2026-12-07"}}
+    text = budget.cross_check(five, data, same)
+    assert "`maesi-3pt` differs by at most 0.0600" in text and "`pyod-lof` differs by at most 0.0000" in text
+    assert "comes from the training code" in text and "2026-11-29" in text
+    data["reported_5k"][("pyod-lof", "7")] = 0.80  # the deterministic peer moved: the data differ, no such claim
+    assert "training code" not in budget.cross_check(five, data, same)
