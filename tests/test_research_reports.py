@@ -88,3 +88,15 @@ def test_the_cross_check_tells_the_data_from_the_training_code():
     assert "comes from the training code" in text and "2026-11-29" in text
     data["reported_5k"][("pyod-lof", "7")] = 0.80  # the deterministic peer moved: the data differ, no such claim
     assert "training code" not in budget.cross_check(five, data, same)
+
+
+def test_the_papers_budget_on_a_gpu_shows_the_classes_it_ran_and_no_mean():
+    runs = [{"size": s, "preset": p, "cells": {}} for s, p in ((5000, "mnist_small"), (10000, "mnist_small"),
+                                                               (20000, "mnist_small"), (60000, "mnist_small"),
+                                                               (5000, "mnist"))]
+    data = {"runs": runs, "paper": {"1": 0.982, "7": 0.974, "9": 0.899}, "reported_5k": {},
+            "gpu": {"auc": {"1": 0.1075}, "day": "2026-12-04"}}
+    text = budget.markdown(data)
+    assert "the paper's budget, on a lent GPU (`results/gpu/mnist.md`) | `maesi-3pt` | 0.1075 | not run | not run | " \
+           "not run |" in text
+    budget.plot(data, __import__("pathlib").Path(__import__("tempfile").mkdtemp()) / "p.png")
