@@ -222,8 +222,14 @@ def answer(data: dict) -> list[str]:
         lines.append(f"At the paper's own budget (the full width, every training image, 50 epochs), run on a lent "
                      f"GPU on {gpu['day']} for `results/gpu/mnist.md`, with the training code of that day: {ran}; "
                      "the other classes of this study did not run there.")
+    for run in data["runs"]:
+        part = {k: run["cells"][("maesi-3pt", k)]["auc"] for k in CLASSES if ("maesi-3pt", k) in run["cells"]}
+        if part and len(part) < len(CLASSES):
+            what = f"{_size_name(run)}, `{run['preset']}`"
+            lines.append(f"Finished so far at {what}: " + ", ".join(f"class {k} {v:.4f}" for k, v in part.items())
+                         + f"; its mean waits for class {', '.join(k for k in CLASSES if k not in part)}.")
     if pending or fw is None:
-        lines.append("Not measured yet (each grid below resumes from the committed cache): "
+        lines.append("Not complete yet (each grid below resumes from the committed cache): "
                      + ", ".join(pending + ([] if fw is not None else ["the full width at 5k"])) + ". "
                      "Until they are, this answers only for the budgets above.")
     return [line for line in lines if line]

@@ -100,3 +100,16 @@ def test_the_papers_budget_on_a_gpu_shows_the_classes_it_ran_and_no_mean():
     assert "the paper's budget, on a lent GPU (`results/gpu/mnist.md`) | `maesi-3pt` | 0.1075 | not run | not run | " \
            "not run |" in text
     budget.plot(data, __import__("pathlib").Path(__import__("tempfile").mkdtemp()) / "p.png")
+
+
+def test_a_partial_budget_names_its_finished_classes_and_what_its_mean_waits_for():
+    done = _cells({("maesi-3pt", k): v for k, v in zip(budget.CLASSES, (0.3, 0.6, 0.9))})
+    runs = [{"size": 5000, "preset": "mnist_small", "cells": done},
+            {"size": 10000, "preset": "mnist_small", "cells": done},
+            {"size": 20000, "preset": "mnist_small", "cells": done},
+            {"size": 60000, "preset": "mnist_small", "cells": _cells({("maesi-3pt", "1"): 0.1, ("maesi-3pt", "7"): 0.5})},
+            {"size": 5000, "preset": "mnist", "cells": _cells({("maesi-3pt", "1"): 0.35})}]
+    lines = budget.answer({"runs": runs, "paper": {"1": 0.982, "7": 0.974, "9": 0.899}})
+    text = "\n".join(lines)
+    assert "Finished so far at all (5,000 images), `mnist_small`: class 1 0.1000, class 7 0.5000; its mean waits for class 9." in text
+    assert "Finished so far at 5k, `mnist`: class 1 0.3500; its mean waits for class 7, 9." in text
