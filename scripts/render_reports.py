@@ -12,7 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-from core.evaluation.report import read_csv, render_markdown
+from core.checkpoints.store import atomic_write_bytes
+from core.evaluation.tidy_csv import read_csv
+from core.evaluation.report import render_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,18 +30,18 @@ def rendered(md: Path) -> str:
     return render_markdown(read_csv(md.with_suffix(".csv")), json.loads(md.with_suffix(".json").read_text()))
 
 
-def stale(root: Path = ROOT) -> list[Path]:
-    return [p for p in reports(root) if rendered(p) != p.read_text()]
+def stale(root: Path = ROOT) -> dict[Path, str]:
+    """{report: what it renders to today} of the reports that differ from it."""
+    today = {p: rendered(p) for p in reports(root)}
+    return {p: text for p, text in today.items() if text != p.read_text()}
 
 
 def main(argv: list[str]) -> int:
     found = stale()
-    for p in found:
+    for p, text in found.items():
         print(f"{'stale' if '--check' in argv else 'rendered'}: {p.relative_to(ROOT)}")
         if "--check" not in argv:
-            tmp = p.with_suffix(".md.tmp")
-            tmp.write_text(rendered(p))
-            tmp.replace(p)
+            atomic_write_bytes(p, text.encode())
     if not found:
         print(f"all {len(reports())} reports are current")
     return 1 if found and "--check" in argv else 0

@@ -67,37 +67,36 @@ def paper() -> dict:
     return {k: TABLE3_MNIST_AUC["Ours"][int(k)] for k in CLASSES}
 
 
+def report_aucs(report: str, methods=METHODS) -> dict:
+    """{(method, class): AUC} of seed 0 in the grid report `results/<report>.csv`, for this study's classes."""
+    from core.evaluation.tidy_csv import read_csv
+
+    path = ROOT / "results" / f"{report}.csv"
+    return {(r["method"], str(r["anomaly_class"])): float(r["value"]) for r in (read_csv(path) if path.exists() else [])
+            if r["metric"] == "auc" and str(r["seed"]) == "0" and str(r["anomaly_class"]) in CLASSES
+            and r["method"] in methods}
+
+
+def invocation_days(invocations: list[dict], method: str | None = None) -> str | None:
+    """The days (YYYY-MM-DD, comma-separated) the invocations started, of those that ran `method` when given."""
+    days = sorted({inv["started"][:10] for inv in invocations
+                   if method is None or method in shlex.split(inv["command"])})
+    return ", ".join(days) or None
+
+
 def reported_5k() -> dict:
     """`results/mnist.csv`'s maesi-3pt and LOF at 5k (the same budget, split and seed), as a cross-check."""
-    import csv
-
-    path = ROOT / "results" / "mnist.csv"
-    out = {}
-    if path.exists():
-        with path.open() as f:
-            for row in csv.DictReader(f):
-                if (row["metric"] == "auc" and row["seed"] == "0" and row["anomaly_class"] in CLASSES
-                        and row["method"] in METHODS):
-                    out[(row["method"], row["anomaly_class"])] = float(row["value"])
-    return out
+    return report_aucs("mnist")
 
 
 def paper_budget_on_gpu() -> dict:
     """`results/gpu/mnist.csv`'s maesi-3pt AUC at the paper's own budget (full width, every training image, 50
     epochs) on a lent GPU, for the classes of this study it ran, with the day it ran: {"auc": {class: AUC},
     "day"}."""
-    import csv
-
-    path = ROOT / "results" / "gpu" / "mnist.csv"
-    if not path.exists():
-        return {}
-    with path.open() as f:
-        auc = {r["anomaly_class"]: float(r["value"]) for r in csv.DictReader(f)
-               if r["method"] == "maesi-3pt" and r["metric"] == "auc" and r["seed"] == "0"
-               and r["anomaly_class"] in CLASSES}
-    meta = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").exists() else {}
-    days = sorted({inv["started"][:10] for inv in meta.get("invocations", [])})
-    return {"auc": auc, "day": ", ".join(days)} if auc else {}
+    auc = {k: v for (_, k), v in report_aucs("gpu/mnist", ("maesi-3pt",)).items()}
+    meta = ROOT / "results" / "gpu" / "mnist.json"
+    day = invocation_days(json.loads(meta.read_text()).get("invocations", [])) if meta.exists() else None
+    return {"auc": auc, "day": day} if auc else {}
 
 
 def collect() -> dict:
@@ -175,19 +174,16 @@ def cross_check(five: dict, data: dict, same: list) -> str:
 
 
 def run_dates() -> dict:
-    """The day `results/mnist.md`'s maesi-3pt row ran and the day this study's 5k cells ran."""
+    """The days `results/mnist.md`'s maesi-3pt row ran and this study's 5k cells ran."""
+    from core.evaluation.experiments import budget_label
+
     out = {}
     meta = ROOT / "results" / "mnist.json"
     if meta.exists():
-        days = [inv["started"][:10] for inv in json.loads(meta.read_text()).get("invocations", [])
-                if "maesi-3pt" in shlex.split(inv["command"])]
-        out["reported"] = ", ".join(sorted(set(days))) if days else None
-    from core.evaluation.experiments import budget_label
-
+        out["reported"] = invocation_days(json.loads(meta.read_text()).get("invocations", []), "maesi-3pt")
     log = ROOT / GRID_OUT / "cache" / "mnist" / budget_label("quick", overrides(5000)) / "invocations.jsonl"
     if log.exists():
-        days = [json.loads(line)["started"][:10] for line in log.read_text().splitlines() if line.strip()]
-        out["budget"] = ", ".join(sorted(set(days))) if days else None
+        out["budget"] = invocation_days([json.loads(x) for x in log.read_text().splitlines() if x.strip()])
     return out
 
 

@@ -15,7 +15,6 @@ def test_ci_runs_the_readme_test_command():
     assert f"```bash\n{test_command.strip()}\n```" in readme
 
 
-
 def test_every_report_is_what_its_csv_and_json_render_today():
     """A report is generated, never edited: rendered again from the CSV and JSON beside it with today's code, it
     comes out the same (a stale report keeps old wording, e.g. a variant row without "not the paper's method")."""

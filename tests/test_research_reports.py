@@ -90,7 +90,7 @@ def test_the_cross_check_tells_the_data_from_the_training_code():
     assert "training code" not in budget.cross_check(five, data, same)
 
 
-def test_the_papers_budget_on_a_gpu_shows_the_classes_it_ran_and_no_mean():
+def test_the_papers_budget_on_a_gpu_shows_the_classes_it_ran_and_no_mean(tmp_path):
     runs = [{"size": s, "preset": p, "cells": {}} for s, p in ((5000, "mnist_small"), (10000, "mnist_small"),
                                                                (20000, "mnist_small"), (60000, "mnist_small"),
                                                                (5000, "mnist"))]
@@ -99,7 +99,8 @@ def test_the_papers_budget_on_a_gpu_shows_the_classes_it_ran_and_no_mean():
     text = budget.markdown(data)
     assert "the paper's budget, on a lent GPU (`results/gpu/mnist.md`) | `maesi-3pt` | 0.1075 | not run | not run | " \
            "not run |" in text
-    budget.plot(data, __import__("pathlib").Path(__import__("tempfile").mkdtemp()) / "p.png")
+    budget.plot(data, tmp_path / "p.png")
+    assert (tmp_path / "p.png").stat().st_size > 0
 
 
 def test_a_partial_budget_names_its_finished_classes_and_what_its_mean_waits_for():
@@ -107,9 +108,11 @@ def test_a_partial_budget_names_its_finished_classes_and_what_its_mean_waits_for
     runs = [{"size": 5000, "preset": "mnist_small", "cells": done},
             {"size": 10000, "preset": "mnist_small", "cells": done},
             {"size": 20000, "preset": "mnist_small", "cells": done},
-            {"size": 60000, "preset": "mnist_small", "cells": _cells({("maesi-3pt", "1"): 0.1, ("maesi-3pt", "7"): 0.5})},
+            {"size": 60000, "preset": "mnist_small",
+             "cells": _cells({("maesi-3pt", "1"): 0.1, ("maesi-3pt", "7"): 0.5})},
             {"size": 5000, "preset": "mnist", "cells": _cells({("maesi-3pt", "1"): 0.35})}]
     lines = budget.answer({"runs": runs, "paper": {"1": 0.982, "7": 0.974, "9": 0.899}})
     text = "\n".join(lines)
-    assert "Finished so far at all (5,000 images), `mnist_small`: class 1 0.1000, class 7 0.5000; its mean waits for class 9." in text
+    assert ("Finished so far at all (5,000 images), `mnist_small`: class 1 0.1000, class 7 0.5000; its mean waits "
+            "for class 9.") in text
     assert "Finished so far at 5k, `mnist`: class 1 0.3500; its mean waits for class 7, 9." in text

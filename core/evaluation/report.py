@@ -15,7 +15,7 @@ from core.data.registry import get_spec
 from core.evaluation import paper_results
 from core.evaluation.cells import collect_rows, versions
 from core.evaluation.chosen import VALIDATION_SEEDS, load_chosen
-from core.evaluation.claims import claim_lines, comparison_lines
+from core.evaluation.claims import CHANCE_AUC, claim_lines, comparison_lines
 from core.evaluation.experiments import EXPERIMENTS, Experiment, epochs_for, preset_for, resolve_budget
 from core.evaluation.methods import CHOSEN, VARIANT, l2_twin, parse_method
 from core.evaluation.report_tables import Measured, health_table, metric_table
@@ -60,8 +60,8 @@ def render_markdown(rows: list[dict], meta: dict) -> str:
     if claims:
         out += ["", "## Does the paper reproduce?", "", *claims, "",
                 "*yes*: our row reaches the paper's figure within its seeds' standard deviation (at least 0.005); "
-                "*partly*: it does not, but it is at or above the strongest peer of the same run (for an AUC, only above "
-                "chance: 0.55 or more); *no*: below both, or at chance. "
+                "*partly*: it does not, but it is at or above the strongest peer of the same run (for an AUC, only "
+                f"above chance: {CHANCE_AUC} or more); *no*: below both, or at chance. "
                 "The answering row is always the paper's method (the D_recon feature score, no reconstruction term, "
                 "the preset's learning rate): the one whose free choices (profile, scaling) were made on the "
                 "development partition (`maesi-3pt@chosen`; `maesi-3pt@chosen@...` where it ran at a stated reduced "
