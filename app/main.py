@@ -25,6 +25,8 @@ PAGES = [
             url_path="simplex"),
     st.Page("roc/page.py", title="ROC and ablation", icon=":material/show_chart:",
             url_path="roc"),
+    st.Page("claims/page.py", title="Paper claims", icon=":material/fact_check:",
+            url_path="claims"),
     st.Page("score/page.py", title="Score your data", icon=":material/upload_file:",
             url_path="score"),
     st.Page("models/page.py", title="Models", icon=":material/model_training:",

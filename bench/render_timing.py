@@ -32,6 +32,7 @@ PAGES = {
     "simplex": ("simplex", "Simplex explorer", [(".js-plotly-plot", 3), ('[data-testid="stImage"]', 6),
                                                 (".sxd-svg", 1)]),
     "roc": ("roc", "ROC and ablation", [(".js-plotly-plot", 1), ('[data-testid="stTab"]', 3)]),
+    "claims": ("claims", "Paper claims", [('[data-testid="stDataFrame"]', 1), ('[data-testid="stImage"]', 3)]),
     "score": ("score", "Score your data", [('[data-testid="stFileUploader"]', 1)]),
     "models": ("models", "Models", [('[data-testid="stDataFrame"]', 1), (".js-plotly-plot", 2)]),
 }

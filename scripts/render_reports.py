@@ -8,31 +8,23 @@ rules, without the cache (results/mnist's cache is not in the repository):
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from core.checkpoints.store import atomic_write_bytes
-from core.evaluation.tidy_csv import read_csv
-from core.evaluation.report import render_markdown
+from core.evaluation.published import grid_reports
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def reports(root: Path = ROOT) -> list[Path]:
     """The grid reports: a markdown file with its CSV and JSON (the research reports have their own scripts)."""
-    return [p for p in sorted((root / "results").rglob("*.md"))
-            if p.with_suffix(".csv").exists() and p.with_suffix(".json").exists()
-            and "research" not in p.relative_to(root).parts]
-
-
-def rendered(md: Path) -> str:
-    return render_markdown(read_csv(md.with_suffix(".csv")), json.loads(md.with_suffix(".json").read_text()))
+    return [r.markdown for r in grid_reports(root / "results")]
 
 
 def stale(root: Path = ROOT) -> dict[Path, str]:
     """{report: what it renders to today} of the reports that differ from it."""
-    today = {p: rendered(p) for p in reports(root)}
+    today = {r.markdown: r.render() for r in grid_reports(root / "results")}
     return {p: text for p, text in today.items() if text != p.read_text()}
 
 

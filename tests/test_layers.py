@@ -21,10 +21,10 @@ LAYERS = {
     "core.evaluation": 5,
     "core.cli": 6, "core.__main__": 6,
     "app.shared": 7,         # what several pages use; imports no page
-    "app.latent_map": 8, "app.simplex": 8, "app.roc": 8, "app.score": 8, "app.models": 8,
+    "app.latent_map": 8, "app.simplex": 8, "app.roc": 8, "app.score": 8, "app.models": 8, "app.claims": 8,
     "app": 9, "app.main": 9,
 }
-PAGES = ("app.latent_map", "app.simplex", "app.roc", "app.score", "app.models")
+PAGES = ("app.latent_map", "app.simplex", "app.roc", "app.score", "app.models", "app.claims")
 
 
 def layer_of(module: str) -> int:

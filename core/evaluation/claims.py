@@ -70,6 +70,18 @@ def variant_text(m: Measured, a, meta: dict) -> str:
 
 CHANCE_AUC = 0.55  # an AUC mean below this ranks the anomalies little better than a random score
 
+# The legend under every report's answers (and the lab's Paper claims page).
+ANSWER_RULE = (
+    "*yes*: our row reaches the paper's figure within its seeds' standard deviation (at least 0.005); "
+    "*partly*: it does not, but it is at or above the strongest peer of the same run (for an AUC, only "
+    f"above chance: {CHANCE_AUC} or more); *no*: below both, or at chance. "
+    "The answering row is always the paper's method (the D_recon feature score, no reconstruction term, "
+    "the preset's learning rate): the one whose free choices (profile, scaling) were made on the "
+    "development partition (`maesi-3pt@chosen`; `maesi-3pt@chosen@...` where it ran at a stated reduced "
+    "budget) when the report has it, else the paper's setting (`maesi-3pt`); choosing the best row on "
+    "the reported seeds would be tuning on them. A best variant (`maesi-3pt@variant`) is not the paper's "
+    "method and never answers; it is shown beside the answer.")
+
 
 def at_chance(mean: float, metric: str) -> bool:
     """An AUC too near (or below) 0.5 to count as detecting anything; other metrics have no chance level here."""
