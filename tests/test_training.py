@@ -273,6 +273,25 @@ def test_training_is_seeded_and_reproducible_on_cpu():
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_fit_does_not_depend_on_what_the_process_ran_before():
+    """The grid runs its cells one after another in one process and caches each: a cell's result must not depend
+    on the cells (or any other random draws) before it."""
+    import numpy as np
+
+    from core import MirroredAE
+    from core.evaluation.protocols import split_for
+
+    def scores(klass):
+        sp = split_for("digits", klass, 0)
+        model = MirroredAE(preset="digits", interpolation=3, epochs=2, device="cpu", threads=1, seed=0)
+        return model.fit(sp.X_train[:256]).decision_function(sp.X_test[:100])
+
+    first = scores(1)
+    scores(0)
+    torch.rand(1000), np.random.rand(10)
+    assert np.array_equal(first, scores(1))
+
+
 # ------------------------------------------------------------------ fit changes no process-wide state
 
 @pytest.mark.parametrize("profile", ["paper", "authors"])
