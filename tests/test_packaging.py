@@ -67,3 +67,12 @@ def test_the_launcher_imports_the_libraries_then_hands_its_options_to_streamlit_
     assert seen["argv"][:2] == ["streamlit", "run"] and seen["argv"][2].endswith("app/main.py")
     assert seen["argv"][3:] == ["--server.port", "8502", "--server.headless", "true"]
     assert all(name in sys.modules for name in launcher.PRELOAD)
+
+
+def test_the_image_holds_what_the_lab_reads_and_no_cache():
+    """The Dockerfile copies every folder the lab reads at run time (the Paper claims page reads results/), and
+    .dockerignore keeps the grids' caches (thousands of cell files) out of the image."""
+    copied = {line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("COPY ")}
+    assert {"core", "app", "checkpoints", "results"} <= copied
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert "results/cache" in ignored and "results/**/cache" in ignored
