@@ -54,7 +54,8 @@ def summary(grids: list[dict]) -> None:
     if not rows:
         st.info("No report here answers a claim of the paper yet (run `python -m core reproduce`).")
         return
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)[["Claim", "Metric", "Answer", "Ours", "± sd", "Seeds", "Paper", "Strongest peer", "Peer",
+                                "Answering row", "Budget", "Report", "Device"]]
     st.dataframe(
         frame.style.map(lambda v: f"background-color: {ANSWER_COLOURS.get(v, '')}", subset=["Answer"]),
         hide_index=True, key="claims_summary",
