@@ -88,8 +88,10 @@ def test_the_cross_check_tells_the_data_from_the_training_code():
     assert "comes from the code" in text and "2026-11-29" in text
     data["reported_5k"][("pyod-lof", "7")] = 0.80  # the deterministic peer moved: the data differ, no such claim
     assert "comes from the code" not in budget.cross_check(five, data, same)
+    assert budget.code_sensitivity(five, data) == (pytest.approx(0.06), "7")
     data["reported_5k"] = {key: five["cells"][key]["auc"] for key in same}  # re-run with today's code: they repeat
     assert "Every cell repeats to four decimals" in budget.cross_check(five, data, same)
+    assert budget.code_sensitivity(five, data) is None
 
 
 def test_the_papers_budget_on_a_gpu_shows_the_classes_it_ran_and_no_mean(tmp_path):
@@ -118,3 +120,22 @@ def test_a_partial_budget_names_its_finished_classes_and_what_its_mean_waits_for
     assert ("Finished so far at all (5,000 images), `mnist_small`: class 1 0.1000, class 7 0.5000; its mean waits "
             "for class 9.") in text
     assert "Finished so far at 5k, `mnist`: class 1 0.3500; its mean waits for class 7, 9." in text
+
+
+def test_the_answer_says_no_when_budget_does_not_close_the_gap_and_reads_each_class_against_the_noise():
+    runs = [{"size": s, "preset": "mnist_small",
+             "cells": _cells({("maesi-3pt", "1"): c1, ("maesi-3pt", "7"): 0.50 + d, ("maesi-3pt", "9"): 0.53})}
+            for s, c1, d in ((5000, 0.30, 0.00), (10000, 0.16, -0.02), (20000, 0.11, 0.01), (60000, 0.08, 0.03))]
+    runs.append({"size": 5000, "preset": "mnist", "cells": {}})
+    five = runs[0]["cells"]
+    data = {"runs": runs, "paper": {"1": 0.982, "7": 0.974, "9": 0.899},
+            "reported_5k": {("maesi-3pt", "1"): 0.30, ("maesi-3pt", "7"): 0.56, ("maesi-3pt", "9"): 0.53}}
+    assert budget.code_sensitivity(runs[0], data) == (pytest.approx(0.06), "7")
+    text = "\n".join(budget.answer(data))
+    assert text.startswith("**No.** With every training image our mean is 0.3800 (-0.0633 from 5k)")
+    assert "the closest budget, 5k, is still 0.5083 below the paper" in text
+    assert "class 1 falls at every step (0.3000, 0.1600, 0.1100, 0.0800)" in text
+    assert "class 7 stays within the run-to-run movement" in text and "class 9 stays within" in text
+    assert five == runs[0]["cells"]
+    runs[-2]["cells"] = _cells({("maesi-3pt", k): 0.95 for k in ("1", "7", "9")})
+    assert "\n".join(budget.answer(data)).startswith("**Yes.**")
