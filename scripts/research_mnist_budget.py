@@ -294,6 +294,7 @@ def plot(data: dict, path: Path) -> None:
 
     colours = {"1": "#1f77b4", "7": "#2ca02c", "9": "#9467bd"}
     fig, ax = plt.subplots(figsize=(10, 4.4))
+    ax.axhline(0.5, color="0.6", lw=0.8, ls="-.", label="chance (0.5)")
     small = [r for r in data["runs"] if r["preset"] == "mnist_small"]
     for k in CLASSES:
         for method, style in (("maesi-3pt", "o-"), ("pyod-lof", "s--")):
