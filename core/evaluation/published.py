@@ -45,8 +45,7 @@ class GridReport:
     """`results/<path>.md` with the CSV and JSON beside it."""
 
     markdown: Path
-
-    root: Path = RESULTS
+    root: Path = RESULTS  # the results folder it is in
 
     @property
     def name(self) -> str:
