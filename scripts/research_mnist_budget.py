@@ -150,7 +150,7 @@ def markdown(data: dict) -> str:
     same = [(m, k) for (m, k) in data["reported_5k"] if (m, k) in five["cells"]]
     if same:
         out += ["", cross_check(five, data, same)]
-    out += ["", "## Answer", "", *answer(data), "", "## Commands", "",
+    out += ["", "## Answer", "", *[p for line in answer(data) for p in (line, "")], "## Commands", "",
             *[f"- `{grid_command(s)}`" for s in SIZES],
             f"- `{grid_command(FULL_WIDTH[1], FULL_WIDTH[0], ('maesi-3pt',))}`"]
     return "\n".join(out) + "\n"

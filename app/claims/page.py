@@ -25,13 +25,13 @@ def _reports(stamp: tuple) -> dict:
             "name": r.name, "title": title(text), "validation": r.is_validation_log,
             "claims": r.claim_lines(), "comparison": r.comparison_lines(), "markdown": text,
             "current": r.render() == text, "csv": r.csv.read_bytes(),
-            "answers": [{
-                "Report": r.name, "Claim": a.label + (f" (classes {', '.join(a.classes)})" if a.classes else ""),
+            "answers": [{  # the table's columns, in order
+                "Claim": a.label + (f" (classes {', '.join(a.classes)})" if a.classes else ""),
                 "Metric": a.metric.upper(), "Answer": a.answer,
                 "Ours": a.ours[0], "± sd": a.ours[1] if a.ours[2] > 1 else None, "Seeds": a.ours[2],
                 "Paper": a.paper, "Strongest peer": a.peer[0] if a.peer else None,
                 "Peer": a.peer[1] if a.peer else None, "Answering row": a.row,
-                "Budget": budget_text(row_budget(r.meta, a.col[0], a.row)[0]),
+                "Budget": budget_text(row_budget(r.meta, a.col[0], a.row)[0]), "Report": r.name,
                 "Device": "; ".join(sorted(set(r.meta.get("devices", [])))),
             } for a in r.answers()],
         })
@@ -54,8 +54,7 @@ def summary(grids: list[dict]) -> None:
     if not rows:
         st.info("No report here answers a claim of the paper yet (run `python -m core reproduce`).")
         return
-    frame = pd.DataFrame(rows)[["Claim", "Metric", "Answer", "Ours", "± sd", "Seeds", "Paper", "Strongest peer", "Peer",
-                                "Answering row", "Budget", "Report", "Device"]]
+    frame = pd.DataFrame(rows)
     st.dataframe(
         frame.style.map(lambda v: f"background-color: {ANSWER_COLOURS.get(v, '')}", subset=["Answer"]),
         hide_index=True, key="claims_summary",

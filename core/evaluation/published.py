@@ -81,12 +81,16 @@ class GridReport:
         """The paper's figures this report answers (the numbers behind its "Does the paper reproduce?")."""
         return [] if self.is_validation_log else paper_answers(self.measured, self.experiment)
 
-    def claim_lines(self) -> list[str]:
-        """Its "Does the paper reproduce?" lines (the paper's figures, then Fig. 5's interpolation claim)."""
+    @cached_property
+    def _claims(self) -> list[str]:
         return [] if self.is_validation_log else claim_lines(self.measured, self.experiment, self.meta)
 
+    def claim_lines(self) -> list[str]:
+        """Its "Does the paper reproduce?" lines (the paper's figures, then Fig. 5's interpolation claim)."""
+        return list(self._claims)
+
     def comparison_lines(self) -> list[str]:
-        if self.is_validation_log or not self.claim_lines():
+        if not self._claims:  # as the report: no comparison where no claim is answered
             return []
         return comparison_lines(self.measured, self.experiment, self.meta.get("chosen") or {})
 
