@@ -57,7 +57,7 @@ def summary(grids: list[dict]) -> None:
     frame = pd.DataFrame(rows)
     st.dataframe(
         frame.style.map(lambda v: f"background-color: {ANSWER_COLOURS.get(v, '')}", subset=["Answer"]),
-        hide_index=True, key="claims_summary",
+        hide_index=True, key="claims_summary", placeholder="—",
         column_config={
             "Ours": st.column_config.NumberColumn(format="%.4f", help="the answering row's mean over its seeds"),
             "± sd": st.column_config.NumberColumn(format="%.4f", help="sample standard deviation over seeds"),
